@@ -1,0 +1,35 @@
+//! toolhive-core: remote MCP servers behind local proxies that run inside the host process.
+//!
+//! ```no_run
+//! # async fn demo() -> toolhive_core::Result<()> {
+//! use toolhive_core::{ProxyConfig, ProxyManager};
+//! let manager = ProxyManager::new(tokio::runtime::Handle::current());
+//! let proxy = manager.start(ProxyConfig::new("https://mcp.example.com/mcp")).await?;
+//! println!("{}", proxy.url()); // http://127.0.0.1:41873/mcp
+//! manager.stop(proxy.name()).await?;
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod error;
+mod events;
+mod logs;
+mod manager;
+mod name;
+mod proxy;
+mod redact;
+mod state;
+
+pub use config::{
+    DEFAULT_MAX_REQUEST_BODY_BYTES, HealthCheckConfig, ProxyConfig, Transport, ValidConfig,
+};
+pub use error::{Error, ErrorKind, Result};
+pub use events::{EventKind, ProxyEvent};
+pub use logs::{LOG_RING_CAPACITY, LogLevel, LogLine};
+pub use manager::ProxyManager;
+pub use name::{MAX_NAME_LEN, derive as derive_name};
+pub use proxy::{Proxy, ProxyInfo};
+pub use state::ProxyState;
+
+/// The version of this library.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

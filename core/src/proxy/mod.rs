@@ -1,0 +1,254 @@
+//! One running proxy: its shared state, its public handle, and how it starts and stops.
+
+mod body;
+mod guard;
+mod health;
+mod legacy_sse;
+mod router;
+mod server;
+mod sessions;
+mod streamable;
+mod upstream;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Transport, ValidConfig};
+use crate::events::{EventKind, ProxyEvent};
+use crate::logs::{LogLine, ProxyLog};
+use crate::redact;
+use crate::state::ProxyState;
+
+pub(crate) use upstream::build_client;
+
+/// What the proxy and every request handler share.
+pub(crate) struct ProxyShared {
+    pub config: ValidConfig,
+    /// `http://127.0.0.1:PORT`
+    pub local_origin: String,
+    /// The local MCP URL: the local origin plus the remote path.
+    pub local_url: String,
+    pub local_addr: SocketAddr,
+    pub started_at: SystemTime,
+    pub client: reqwest::Client,
+    pub sessions: sessions::Sessions,
+    pub legacy_paths: legacy_sse::MessagePaths,
+    pub health: Mutex<health::UpstreamHealth>,
+    pub log: Arc<ProxyLog>,
+    /// Fires when the proxy stops accepting connections.
+    pub shutdown: CancellationToken,
+    /// Fires to end open event streams (they are resumable; in-flight requests are not).
+    pub streams: CancellationToken,
+    state: Mutex<ProxyState>,
+    events: broadcast::Sender<ProxyEvent>,
+    /// The serving task; taken by the one `stop` that waits for it.
+    server: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl ProxyShared {
+    pub(crate) fn state(&self) -> ProxyState {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_state(&self, to: ProxyState) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if *state == to {
+            return;
+        }
+        let from = std::mem::replace(&mut *state, to.clone());
+        // Sent under the lock so subscribers see changes in the order they happened.
+        let _ = self.events.send(ProxyEvent {
+            proxy: self.config.name.clone(),
+            kind: EventKind::StateChanged { from, to },
+        });
+    }
+
+    /// Move to `to` only from `from` (the health monitor must not revive a stopping proxy).
+    pub(crate) fn transition(&self, from: ProxyState, to: ProxyState) {
+        if self.state() == from {
+            self.set_state(to);
+        }
+    }
+}
+
+/// A proxy in front of one remote MCP server. Cheap to clone; all clones are the same proxy.
+#[derive(Clone)]
+pub struct Proxy {
+    shared: Arc<ProxyShared>,
+}
+
+/// A snapshot of a proxy for listings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyInfo {
+    /// Unique name within its manager.
+    pub name: String,
+    /// The remote MCP URL as configured.
+    pub remote_url: String,
+    /// The local MCP URL clients connect to.
+    pub local_url: String,
+    /// The remote's transport.
+    pub transport: Transport,
+    /// Current state.
+    pub state: ProxyState,
+    /// When it started.
+    pub started_at: SystemTime,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("name", &self.name())
+            .field("url", &self.url())
+            .field("remote", &redact::url(&self.shared.config.remote))
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+impl Proxy {
+    /// Bind-independent part of starting: `listener` is already bound.
+    pub(crate) fn spawn(
+        config: ValidConfig,
+        listener: std::net::TcpListener,
+        client: reqwest::Client,
+        events: broadcast::Sender<ProxyEvent>,
+        runtime: &tokio::runtime::Handle,
+    ) -> std::io::Result<Proxy> {
+        let local_addr = listener.local_addr()?;
+        listener.set_nonblocking(true)?;
+        let listener = {
+            let _entered = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
+        let shown_ip = if local_addr.ip().is_unspecified() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            local_addr.ip()
+        };
+        let local_origin = format!("http://{}", SocketAddr::new(shown_ip, local_addr.port()));
+        let log = Arc::new(ProxyLog::new(&config.name));
+        let shared = Arc::new(ProxyShared {
+            local_url: format!("{local_origin}{}", config.local_path),
+            local_origin,
+            local_addr,
+            started_at: SystemTime::now(),
+            client,
+            sessions: Default::default(),
+            legacy_paths: Default::default(),
+            health: Default::default(),
+            log,
+            shutdown: CancellationToken::new(),
+            streams: CancellationToken::new(),
+            state: Mutex::new(ProxyState::Starting),
+            events,
+            server: tokio::sync::Mutex::new(None),
+            config,
+        });
+        let _ = shared.events.send(ProxyEvent {
+            proxy: shared.config.name.clone(),
+            kind: EventKind::StateChanged {
+                from: ProxyState::Stopped,
+                to: ProxyState::Starting,
+            },
+        });
+        let task = runtime.spawn(server::serve(listener, shared.clone()));
+        *shared.server.try_lock().expect("new proxy is not shared yet") = Some(task);
+        if let Some(check) = shared.config.health_check.clone() {
+            runtime.spawn(health::monitor(shared.clone(), check));
+        }
+        shared.log.info(format!(
+            "proxying {} ({}) at {}",
+            redact::url(&shared.config.remote),
+            shared.config.transport,
+            shared.local_url
+        ));
+        shared.set_state(ProxyState::Running);
+        Ok(Proxy { shared })
+    }
+
+    /// The unique name of this proxy.
+    pub fn name(&self) -> &str {
+        &self.shared.config.name
+    }
+
+    /// The local MCP URL to give to MCP clients, e.g. `http://127.0.0.1:41873/mcp`.
+    pub fn url(&self) -> &str {
+        &self.shared.local_url
+    }
+
+    /// The local address the proxy listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// The remote MCP URL as configured.
+    pub fn remote_url(&self) -> &str {
+        &self.shared.config.source.remote_url
+    }
+
+    /// The remote's transport.
+    pub fn transport(&self) -> Transport {
+        self.shared.config.transport
+    }
+
+    /// The current state.
+    pub fn state(&self) -> ProxyState {
+        self.shared.state()
+    }
+
+    /// The validated config this proxy runs with.
+    pub fn config(&self) -> &ValidConfig {
+        &self.shared.config
+    }
+
+    /// A snapshot for listings.
+    pub fn info(&self) -> ProxyInfo {
+        ProxyInfo {
+            name: self.name().to_owned(),
+            remote_url: self.remote_url().to_owned(),
+            local_url: self.url().to_owned(),
+            transport: self.transport(),
+            state: self.state(),
+            started_at: self.shared.started_at,
+        }
+    }
+
+    /// Recent log lines (oldest first), at most [`crate::LOG_RING_CAPACITY`].
+    pub fn logs(&self) -> Vec<LogLine> {
+        self.shared.log.recent()
+    }
+
+    /// Number of MCP sessions the proxy is tracking.
+    pub fn session_count(&self) -> usize {
+        self.shared.sessions.len()
+    }
+
+    /// Stop gracefully: stop accepting, end open event streams, let in-flight requests finish
+    /// within `stop_grace_ms`, release the port. Stopping a stopped proxy does nothing;
+    /// concurrent calls all return once it is stopped.
+    pub async fn stop(&self) {
+        let mut server = self.shared.server.lock().await;
+        let Some(task) = server.take() else {
+            return;
+        };
+        self.shared.set_state(ProxyState::Stopping);
+        self.shared.shutdown.cancel();
+        if let Err(err) = task.await {
+            self.shared
+                .log
+                .error(format!("the serving task ended abnormally: {err}"));
+        }
+        self.shared.log.info("stopped");
+        self.shared.set_state(ProxyState::Stopped);
+    }
+
+    /// Start closing without waiting (used when the manager is dropped).
+    pub(crate) fn begin_stop(&self) {
+        self.shared.shutdown.cancel();
+    }
+}
