@@ -258,7 +258,24 @@ fn parse_remote_url(raw: &str, allow_http: bool) -> Result<Url> {
             "is empty; give the remote MCP server's URL, e.g. https://mcp.example.com/mcp",
         ));
     }
+    let no_host = || {
+        Error::invalid(
+            FIELD,
+            "has no host; give the full URL, e.g. https://mcp.example.com/mcp",
+        )
+    };
+    // WHATWG parsing turns `https:///mcp` into host `mcp`; a typo like that must not
+    // silently proxy to a host called "mcp".
+    if raw.trim().split_once("://").is_some_and(|(scheme, rest)| {
+        rest.starts_with('/')
+            && (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+    }) {
+        return Err(no_host());
+    }
     let url = Url::parse(raw.trim()).map_err(|e| {
+        if e == url::ParseError::EmptyHost {
+            return no_host();
+        }
         Error::invalid(
             FIELD,
             format!("`{}` is not a valid URL ({e})", crate::redact::url_str(raw)),
@@ -286,7 +303,7 @@ fn parse_remote_url(raw: &str, allow_http: bool) -> Result<Url> {
         }
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(Error::invalid(FIELD, "has no host"));
+        return Err(no_host());
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::invalid(

@@ -1,0 +1,11 @@
+//! Integration tests of toolhive-core against in-test upstreams (one binary, one link).
+
+mod config;
+mod forwarding;
+mod legacy_sse;
+mod lifecycle;
+mod local_routes;
+mod secrets_in_output;
+mod sessions;
+mod support;
+mod upstream_failures;
