@@ -15,7 +15,10 @@ use futures_util::StreamExt;
 use toolhive_core::{ProxyConfig, ProxyManager};
 
 #[derive(Parser)]
-#[command(name = "toolhive-bench", about = "toolhive-embed benchmarks (in-process)")]
+#[command(
+    name = "toolhive-bench",
+    about = "toolhive-embed benchmarks (in-process)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -187,7 +190,10 @@ async fn rss(counts: Vec<usize>) {
         };
         println!("| {n} | {} | {} | {per} |", mib(*kib), mib(above));
     }
-    if let (Some(a), Some(b)) = (rows.iter().find(|r| r.0 == 100), rows.iter().find(|r| r.0 == 1000)) {
+    if let (Some(a), Some(b)) = (
+        rows.iter().find(|r| r.0 == 100),
+        rows.iter().find(|r| r.0 == 1000),
+    ) {
         println!(
             "\nMarginal cost from 100 to 1000 proxies: {:.1} KiB per proxy.",
             b.1.saturating_sub(a.1) as f64 / 900.0
@@ -210,7 +216,8 @@ async fn start(count: usize, first_response: usize) {
         .start(config(&remote, "warmup".into()))
         .await
         .expect("start");
-    let first_start_note = "(first start in the process, which builds the shared HTTP client, excluded)";
+    let first_start_note =
+        "(first start in the process, which builds the shared HTTP client, excluded)";
     let mut starts = Vec::with_capacity(count);
     let mut proxies = Vec::with_capacity(count);
     for i in 0..count {
@@ -228,7 +235,10 @@ async fn start(count: usize, first_response: usize) {
 
     // Start -> first proxied response, on fresh proxies (new client connection each time; the
     // upstream connection pool is shared by all proxies of the manager).
-    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
     let mut firsts = Vec::with_capacity(first_response);
     for i in 0..first_response {
         let cfg = config(&remote, format!("f-{i}"));
@@ -245,7 +255,10 @@ async fn start(count: usize, first_response: usize) {
         let status = resp.status();
         let body = resp.bytes().await.expect("first body");
         firsts.push(t0.elapsed());
-        assert!(status.is_success() && body.as_ref() == upstream::JSON_RESULT.as_bytes(), "proxy answered {status}");
+        assert!(
+            status.is_success() && body.as_ref() == upstream::JSON_RESULT.as_bytes(),
+            "proxy answered {status}"
+        );
         manager.stop(proxy.name()).await.expect("stop");
     }
 
@@ -276,8 +289,14 @@ async fn start(count: usize, first_response: usize) {
             us(*v.last().unwrap())
         );
     };
-    row(&format!("`start` → `Proxy` (with 0..{count} proxies running)"), &starts);
-    row("`start` → first proxied response (new client connection)", &firsts);
+    row(
+        &format!("`start` → `Proxy` (with 0..{count} proxies running)"),
+        &starts,
+    );
+    row(
+        "`start` → first proxied response (new client connection)",
+        &firsts,
+    );
     row(&format!("`stop` (from {count} running down to 0)"), &stops);
     println!();
 }
@@ -300,7 +319,9 @@ async fn sse(events: u64, interval_ms: u64, streams: Vec<usize>) {
         .build()
         .expect("client");
     println!("### SSE event latency ({events} events per stream, {interval_ms} ms apart)\n");
-    println!("Latency = time the client read the event minus the time the upstream handed it to hyper, same process clock.\n");
+    println!(
+        "Latency = time the client read the event minus the time the upstream handed it to hyper, same process clock.\n"
+    );
     println!("| path | concurrent streams | events | p50 (µs) | p90 (µs) | p99 (µs) | max (µs) |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for &n in &streams {
@@ -362,7 +383,11 @@ async fn one_stream(client: &reqwest::Client, url: &str) -> Vec<u64> {
         .send()
         .await
         .expect("sse request");
-    assert!(resp.status().is_success(), "sse request answered {}", resp.status());
+    assert!(
+        resp.status().is_success(),
+        "sse request answered {}",
+        resp.status()
+    );
     let mut stream = resp.bytes_stream();
     let mut buf: Vec<u8> = Vec::new();
     let mut out = Vec::new();

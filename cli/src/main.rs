@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use toolhive_core::{Error, ErrorKind, ProxyConfig, ProxyManager, Transport};
 
 #[derive(Parser)]
-#[command(name = "toolhive", version, about = "Remote MCP servers behind local proxies")]
+#[command(
+    name = "toolhive",
+    version,
+    about = "Remote MCP servers behind local proxies"
+)]
 struct Cli {
     /// Log filter for stderr (error, warn, info, debug, trace, or a tracing filter).
     #[arg(long, global = true, env = "TOOLHIVE_LOG", default_value = "info")]
@@ -71,13 +75,19 @@ impl RunArgs {
         let mut config = match &self.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
-                    Error::new(ErrorKind::Io, format!("cannot read --config {}: {e}", path.display()))
+                    Error::new(
+                        ErrorKind::Io,
+                        format!("cannot read --config {}: {e}", path.display()),
+                    )
                 })?;
                 ProxyConfig::from_json(&text)?
             }
             None => {
                 let url = self.url.clone().ok_or_else(|| {
-                    Error::invalid("remote_url", "missing; give the remote MCP URL as an argument or in --config")
+                    Error::invalid(
+                        "remote_url",
+                        "missing; give the remote MCP URL as an argument or in --config",
+                    )
                 })?;
                 ProxyConfig::new(url)
             }
@@ -112,7 +122,10 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("toolhive: cannot start the async runtime: {e}");

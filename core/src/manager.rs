@@ -35,7 +35,12 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        for proxy in self.proxies.get_mut().unwrap_or_else(|p| p.into_inner()).values() {
+        for proxy in self
+            .proxies
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+        {
             proxy.begin_stop();
         }
     }
@@ -85,7 +90,8 @@ impl ProxyManager {
             )
             .with_field("name"));
         }
-        let listener = std::net::TcpListener::bind(config.bind).map_err(|e| bind_error(&config, e))?;
+        let listener =
+            std::net::TcpListener::bind(config.bind).map_err(|e| bind_error(&config, e))?;
         let client = self.client_for(config.connect_timeout);
         let proxy = Proxy::spawn(
             config,
@@ -179,7 +185,10 @@ fn bind_error(config: &ValidConfig, err: std::io::Error) -> Error {
         std::io::ErrorKind::AddrNotAvailable => (
             ErrorKind::InvalidConfig,
             "host",
-            format!("{} is not an address of this machine; use 127.0.0.1", addr.ip()),
+            format!(
+                "{} is not an address of this machine; use 127.0.0.1",
+                addr.ip()
+            ),
         ),
         std::io::ErrorKind::PermissionDenied => (
             ErrorKind::AddressInUse,
@@ -189,7 +198,11 @@ fn bind_error(config: &ValidConfig, err: std::io::Error) -> Error {
                 addr.port()
             ),
         ),
-        _ => (ErrorKind::Io, "port", format!("cannot listen on {addr}: {err}")),
+        _ => (
+            ErrorKind::Io,
+            "port",
+            format!("cannot listen on {addr}: {err}"),
+        ),
     };
     Error::new(kind, message).with_field(field).with_source(err)
 }

@@ -19,12 +19,18 @@ fn allowed(c: char) -> bool {
 /// Check a user-given name against `[A-Za-z0-9._-]{1,100}`.
 pub fn check(name: &str) -> Result<()> {
     if name.is_empty() {
-        return Err(Error::invalid("name", "is empty; use 1 to 100 of A-Z a-z 0-9 . _ -"));
+        return Err(Error::invalid(
+            "name",
+            "is empty; use 1 to 100 of A-Z a-z 0-9 . _ -",
+        ));
     }
     if name.len() > MAX_NAME_LEN {
         return Err(Error::invalid(
             "name",
-            format!("is {} characters long; at most {MAX_NAME_LEN} are allowed", name.len()),
+            format!(
+                "is {} characters long; at most {MAX_NAME_LEN} are allowed",
+                name.len()
+            ),
         ));
     }
     if let Some(bad) = name.chars().find(|c| !allowed(*c)) {

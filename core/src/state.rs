@@ -40,7 +40,10 @@ impl ProxyState {
     pub fn is_active(&self) -> bool {
         matches!(
             self,
-            ProxyState::Starting | ProxyState::Running | ProxyState::Unhealthy | ProxyState::Stopping
+            ProxyState::Starting
+                | ProxyState::Running
+                | ProxyState::Unhealthy
+                | ProxyState::Stopping
         )
     }
 }

@@ -11,7 +11,9 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) type Body = UnsyncBoxBody<Bytes, BoxError>;
 
 pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 pub(crate) fn empty() -> Body {
@@ -52,6 +54,39 @@ pub(crate) fn jsonrpc_error(
             "error": { "code": code, "message": message.into() },
         }),
     )
+}
+
+/// A request the proxy answers itself with a JSON-RPC error (refusals, upstream failures).
+#[derive(Debug)]
+pub(crate) struct ErrorAnswer {
+    pub status: StatusCode,
+    pub code: i64,
+    pub message: String,
+}
+
+impl ErrorAnswer {
+    /// The client sent something the proxy refuses.
+    pub(crate) fn refused(status: StatusCode, message: impl Into<String>) -> Self {
+        ErrorAnswer {
+            status,
+            code: code::INVALID_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    /// The remote failed.
+    pub(crate) fn upstream(status: StatusCode, message: impl Into<String>) -> Self {
+        ErrorAnswer {
+            status,
+            code: code::SERVER_ERROR,
+            message: message.into(),
+        }
+    }
+
+    /// The JSON-RPC error response, answering request `id` when known.
+    pub(crate) fn into_response(self, id: Option<serde_json::Value>) -> Response<Body> {
+        jsonrpc_error(self.status, id, self.code, self.message)
+    }
 }
 
 /// 405 with the methods this endpoint allows.

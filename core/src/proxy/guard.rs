@@ -6,26 +6,19 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Response, StatusCode, header};
+use http::{HeaderMap, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
-use super::body::{Body, code, jsonrpc_error};
+use super::body::ErrorAnswer;
 use crate::config::{ValidConfig, is_loopback_name};
 
 /// Refuse requests whose `Host` or `Origin` is not this machine (403 with a JSON-RPC error).
 pub(crate) fn check_host_and_origin(
     config: &ValidConfig,
     headers: &HeaderMap,
-) -> Result<(), Response<Body>> {
-    let forbidden = |what: String| {
-        Err(jsonrpc_error(
-            StatusCode::FORBIDDEN,
-            None,
-            code::INVALID_REQUEST,
-            what,
-        ))
-    };
+) -> Result<(), ErrorAnswer> {
+    let forbidden = |what: String| Err(ErrorAnswer::refused(StatusCode::FORBIDDEN, what));
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
         return forbidden("request has no valid Host header".to_owned());
     };
@@ -43,9 +36,8 @@ pub(crate) fn check_host_and_origin(
             .and_then(|o| url::Url::parse(o).ok())
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .and_then(|u| u.host_str().map(str::to_owned));
-        let ok = origin_host.is_some_and(|h| {
-            allowed_host(config, h.trim_start_matches('[').trim_end_matches(']'))
-        });
+        let ok = origin_host
+            .is_some_and(|h| allowed_host(config, h.trim_start_matches('[').trim_end_matches(']')));
         if !ok {
             let shown = origin.to_str().unwrap_or("<not text>");
             return forbidden(format!(
@@ -97,13 +89,13 @@ pub(crate) async fn read_body(
     body: Incoming,
     limit: u64,
     timeout: Duration,
-) -> Result<Bytes, Response<Body>> {
+) -> Result<Bytes, ErrorAnswer> {
     let too_large = || {
-        jsonrpc_error(
+        ErrorAnswer::refused(
             StatusCode::PAYLOAD_TOO_LARGE,
-            None,
-            code::INVALID_REQUEST,
-            format!("request body is larger than the proxy's limit of {limit} bytes (max_request_body_bytes)"),
+            format!(
+                "request body is larger than the proxy's limit of {limit} bytes (max_request_body_bytes)"
+            ),
         )
     };
     let declared = headers
@@ -115,18 +107,14 @@ pub(crate) async fn read_body(
     }
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
     match tokio::time::timeout(timeout, Limited::new(body, limit_usize).collect()).await {
-        Err(_) => Err(jsonrpc_error(
+        Err(_) => Err(ErrorAnswer::refused(
             StatusCode::REQUEST_TIMEOUT,
-            None,
-            code::INVALID_REQUEST,
-            format!("request body not received within {timeout:?}"),
+            format!("request body not received within {timeout:?} (client_timeout_ms)"),
         )),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Ok(Err(_)) => Err(jsonrpc_error(
+        Ok(Err(_)) => Err(ErrorAnswer::refused(
             StatusCode::BAD_REQUEST,
-            None,
-            code::INVALID_REQUEST,
             "request body could not be read",
         )),
     }
@@ -148,11 +136,26 @@ mod tests {
 
     #[test]
     fn loopback_hosts_and_origins_pass() {
-        let cfg = ProxyConfig::new("https://a.example/mcp").validate().unwrap();
-        for host in ["localhost:1234", "127.0.0.1:80", "[::1]:9", "LOCALHOST", "a.localhost:1"] {
-            assert!(check_host_and_origin(&cfg, &headers(host, None)).is_ok(), "{host}");
+        let cfg = ProxyConfig::new("https://a.example/mcp")
+            .validate()
+            .unwrap();
+        for host in [
+            "localhost:1234",
+            "127.0.0.1:80",
+            "[::1]:9",
+            "LOCALHOST",
+            "a.localhost:1",
+        ] {
+            assert!(
+                check_host_and_origin(&cfg, &headers(host, None)).is_ok(),
+                "{host}"
+            );
         }
-        for origin in ["http://localhost:3000", "https://127.0.0.1", "http://[::1]:8080"] {
+        for origin in [
+            "http://localhost:3000",
+            "https://127.0.0.1",
+            "http://[::1]:8080",
+        ] {
             let h = headers("localhost", Some(origin));
             assert!(check_host_and_origin(&cfg, &h).is_ok(), "{origin}");
         }
@@ -160,15 +163,27 @@ mod tests {
 
     #[test]
     fn foreign_hosts_and_origins_are_refused() {
-        let cfg = ProxyConfig::new("https://a.example/mcp").validate().unwrap();
-        for host in ["evil.example.com", "evil.example.com:80", "10.0.0.1", "localhost.evil.com"] {
-            let resp = check_host_and_origin(&cfg, &headers(host, None)).unwrap_err();
-            assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{host}");
+        let cfg = ProxyConfig::new("https://a.example/mcp")
+            .validate()
+            .unwrap();
+        for host in [
+            "evil.example.com",
+            "evil.example.com:80",
+            "10.0.0.1",
+            "localhost.evil.com",
+        ] {
+            let refused = check_host_and_origin(&cfg, &headers(host, None)).unwrap_err();
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "{host}");
         }
-        for origin in ["http://evil.example.com", "null", "file:///x", "http://localhost.evil"] {
+        for origin in [
+            "http://evil.example.com",
+            "null",
+            "file:///x",
+            "http://localhost.evil",
+        ] {
             let h = headers("localhost", Some(origin));
-            let resp = check_host_and_origin(&cfg, &h).unwrap_err();
-            assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{origin}");
+            let refused = check_host_and_origin(&cfg, &h).unwrap_err();
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "{origin}");
         }
         assert!(check_host_and_origin(&cfg, &HeaderMap::new()).is_err());
     }

@@ -29,7 +29,11 @@ const LIVE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// session-less request (400), which still proves it is up. 5xx and no answer are failures.
 async fn probe(shared: &ProxyShared, timeout: Duration) -> Result<(), String> {
     let mut headers = HeaderMap::new();
-    set_header(&mut headers, "accept", "application/json, text/event-stream");
+    set_header(
+        &mut headers,
+        "accept",
+        "application/json, text/event-stream",
+    );
     set_header(&mut headers, "content-type", "application/json");
     let request = UpstreamRequest {
         method: Method::POST,
@@ -85,8 +89,9 @@ pub(crate) async fn monitor(shared: Arc<ProxyShared>, check: HealthCheck) {
         let health = record(&shared, &result);
         let state = shared.state();
         match result {
-            Err(why) if health.consecutive_failures >= check.failure_threshold
-                && state == ProxyState::Running =>
+            Err(why)
+                if health.consecutive_failures >= check.failure_threshold
+                    && state == ProxyState::Running =>
             {
                 shared.log.warn(format!(
                     "remote failed {} health checks in a row ({why}); marking unhealthy",
@@ -96,7 +101,9 @@ pub(crate) async fn monitor(shared: Arc<ProxyShared>, check: HealthCheck) {
             }
             Err(why) => shared.log.debug(format!("health check failed: {why}")),
             Ok(()) if state == ProxyState::Unhealthy => {
-                shared.log.info("remote answers health checks again; running");
+                shared
+                    .log
+                    .info("remote answers health checks again; running");
                 shared.transition(ProxyState::Unhealthy, ProxyState::Running);
             }
             Ok(()) => {}
@@ -107,7 +114,11 @@ pub(crate) async fn monitor(shared: Arc<ProxyShared>, check: HealthCheck) {
 /// The `/health` route: proxy state and upstream reachability, never forwarded.
 pub(crate) async fn respond(shared: &ProxyShared) -> Response<Body> {
     let health = if shared.config.health_check.is_some() {
-        shared.health.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        shared
+            .health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     } else {
         let result = probe(shared, LIVE_PROBE_TIMEOUT).await;
         record(shared, &result)

@@ -89,7 +89,7 @@ async fn post_message(shared: &Arc<ProxyShared>, req: Request<Incoming>) -> Resp
     .await
     {
         Ok(body) => body,
-        Err(resp) => return resp,
+        Err(refused) => return refused.into_response(None),
     };
     let request = UpstreamRequest {
         method: Method::POST,

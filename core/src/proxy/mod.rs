@@ -157,7 +157,10 @@ impl Proxy {
             },
         });
         let task = runtime.spawn(server::serve(listener, shared.clone()));
-        *shared.server.try_lock().expect("new proxy is not shared yet") = Some(task);
+        *shared
+            .server
+            .try_lock()
+            .expect("new proxy is not shared yet") = Some(task);
         if let Some(check) = shared.config.health_check.clone() {
             runtime.spawn(health::monitor(shared.clone(), check));
         }

@@ -22,7 +22,10 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn upstream_id(&self) -> String {
-        self.upstream_id.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.upstream_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn set_upstream_id(&self, id: String) {
@@ -95,10 +98,18 @@ mod tests {
 
     #[test]
     fn detects_initialize() {
-        assert!(is_initialize(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#));
-        assert!(is_initialize(br#"[{"jsonrpc":"2.0","id":1,"method":"initialize"}]"#));
-        assert!(!is_initialize(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#));
-        assert!(!is_initialize(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"initialize"}}"#));
+        assert!(is_initialize(
+            br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#
+        ));
+        assert!(is_initialize(
+            br#"[{"jsonrpc":"2.0","id":1,"method":"initialize"}]"#
+        ));
+        assert!(!is_initialize(
+            br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#
+        ));
+        assert!(!is_initialize(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"initialize"}}"#
+        ));
         assert!(!is_initialize(b"not json initialize"));
     }
 

@@ -8,10 +8,10 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header
 use hyper::body::Incoming;
 
 use super::ProxyShared;
-use super::body::{self, Body, code, jsonrpc_error, request_id};
+use super::body::{self, Body, ErrorAnswer, request_id};
 use super::guard::read_body;
 use super::sessions::{Session, is_initialize, mentions_session};
-use super::upstream::{self, UpstreamError, UpstreamRequest, set_header};
+use super::upstream::{self, UpstreamRequest, set_header};
 
 const MCP_SESSION_ID: &str = "mcp-session-id";
 const MCP_PROTOCOL_VERSION: &str = "mcp-protocol-version";
@@ -65,7 +65,7 @@ async fn forward(shared: &Arc<ProxyShared>, req: Request<Incoming>) -> Response<
         .await
         {
             Ok(body) => Some(body),
-            Err(resp) => return resp,
+            Err(refused) => return refused.into_response(None),
         }
     } else {
         None
@@ -75,7 +75,9 @@ async fn forward(shared: &Arc<ProxyShared>, req: Request<Incoming>) -> Response<
         .get(MCP_SESSION_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let session = client_session.as_deref().and_then(|id| shared.sessions.get(id));
+    let session = client_session
+        .as_deref()
+        .and_then(|id| shared.sessions.get(id));
     let headers = upstream::upstream_headers(&parts.headers);
     let url = upstream::target_url(&config.remote, None, parts.uri.query());
     let request = |upstream_session: Option<&str>| {
@@ -164,7 +166,7 @@ async fn forward(shared: &Arc<ProxyShared>, req: Request<Incoming>) -> Response<
     resp
 }
 
-async fn send(shared: &ProxyShared, req: UpstreamRequest) -> Result<Answer, UpstreamError> {
+async fn send(shared: &ProxyShared, req: UpstreamRequest) -> Result<Answer, ErrorAnswer> {
     let resp = upstream::send(&shared.client, req, shared.config.response_timeout).await?;
     Ok(Answer::Streaming(resp))
 }
@@ -220,7 +222,11 @@ async fn reinitialize(
     }
     let config = &shared.config;
     let mut headers = HeaderMap::new();
-    set_header(&mut headers, "accept", "application/json, text/event-stream");
+    set_header(
+        &mut headers,
+        "accept",
+        "application/json, text/event-stream",
+    );
     set_header(&mut headers, "content-type", "application/json");
     let post = |headers: HeaderMap, body: Bytes| UpstreamRequest {
         method: Method::POST,
@@ -254,12 +260,20 @@ async fn reinitialize(
     {
         set_header(&mut headers, MCP_PROTOCOL_VERSION, version);
     }
-    let initialized = Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
-    let resp = upstream::send(&shared.client, post(headers, initialized), config.response_timeout)
-        .await
-        .map_err(|e| e.message)?;
+    let initialized =
+        Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    let resp = upstream::send(
+        &shared.client,
+        post(headers, initialized),
+        config.response_timeout,
+    )
+    .await
+    .map_err(|e| e.message)?;
     if !resp.status().is_success() {
-        return Err(format!("notifications/initialized answered {}", resp.status()));
+        return Err(format!(
+            "notifications/initialized answered {}",
+            resp.status()
+        ));
     }
     session.set_upstream_id(fresh.clone());
     shared
@@ -270,10 +284,9 @@ async fn reinitialize(
 
 /// 404 for paths other than the MCP endpoint.
 pub(crate) fn not_found(path: &str) -> Response<Body> {
-    jsonrpc_error(
+    ErrorAnswer::refused(
         StatusCode::NOT_FOUND,
-        None,
-        code::INVALID_REQUEST,
         format!("no MCP endpoint at `{path}` on this proxy"),
     )
+    .into_response(None)
 }

@@ -12,7 +12,7 @@ use hyper::body::Frame;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use super::body::{Body, BoxError, code, jsonrpc_error};
+use super::body::{Body, BoxError, ErrorAnswer};
 use crate::logs::ProxyLog;
 use crate::redact;
 
@@ -143,26 +143,12 @@ pub(crate) struct UpstreamRequest {
     pub body: Option<Bytes>,
 }
 
-/// A failed upstream exchange, already phrased for the local client.
-#[derive(Debug)]
-pub(crate) struct UpstreamError {
-    pub status: StatusCode,
-    pub message: String,
-}
-
-impl UpstreamError {
-    /// The JSON-RPC error response answering request `id`.
-    pub(crate) fn into_response(self, id: Option<serde_json::Value>) -> Response<Body> {
-        jsonrpc_error(self.status, id, code::SERVER_ERROR, self.message)
-    }
-}
-
 /// Send `req` and wait (at most `response_timeout`) for the status line and headers.
 pub(crate) async fn send(
     client: &reqwest::Client,
     req: UpstreamRequest,
     response_timeout: Duration,
-) -> Result<reqwest::Response, UpstreamError> {
+) -> Result<reqwest::Response, ErrorAnswer> {
     let shown = redact::url(&req.url);
     let mut builder = client.request(req.method, req.url).headers(req.headers);
     if let Some(body) = req.body {
@@ -171,24 +157,24 @@ pub(crate) async fn send(
     match tokio::time::timeout(response_timeout, builder.send()).await {
         Ok(Ok(resp)) => Ok(resp),
         Ok(Err(err)) => Err(classify(&err, &shown)),
-        Err(_) => Err(UpstreamError {
-            status: StatusCode::GATEWAY_TIMEOUT,
-            message: format!(
+        Err(_) => Err(ErrorAnswer::upstream(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
                 "the remote MCP server {shown} did not answer within {}s (response_timeout_ms)",
                 response_timeout.as_secs_f32()
             ),
-        }),
+        )),
     }
 }
 
 /// Turn a transport failure into a message that says what failed, without internals.
-fn classify(err: &reqwest::Error, shown: &str) -> UpstreamError {
+fn classify(err: &reqwest::Error, shown: &str) -> ErrorAnswer {
     let cause = root_cause(err);
     if err.is_timeout() {
-        return UpstreamError {
-            status: StatusCode::GATEWAY_TIMEOUT,
-            message: format!("timed out connecting to the remote MCP server {shown} (connect_timeout_ms)"),
-        };
+        return ErrorAnswer::upstream(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("timed out connecting to the remote MCP server {shown} (connect_timeout_ms)"),
+        );
     }
     let message = if err.is_redirect() {
         format!("the remote MCP server {shown} redirected: {cause}")
@@ -197,10 +183,7 @@ fn classify(err: &reqwest::Error, shown: &str) -> UpstreamError {
     } else {
         format!("request to the remote MCP server {shown} failed: {cause}")
     };
-    UpstreamError {
-        status: StatusCode::BAD_GATEWAY,
-        message,
-    }
+    ErrorAnswer::upstream(StatusCode::BAD_GATEWAY, message)
 }
 
 fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
@@ -286,10 +269,19 @@ mod tests {
     #[test]
     fn queries_are_merged() {
         let remote = Url::parse("https://h/v1/mcp?key=1").unwrap();
-        assert_eq!(target_url(&remote, None, Some("a=2")).as_str(), "https://h/v1/mcp?key=1&a=2");
-        assert_eq!(target_url(&remote, None, None).as_str(), "https://h/v1/mcp?key=1");
+        assert_eq!(
+            target_url(&remote, None, Some("a=2")).as_str(),
+            "https://h/v1/mcp?key=1&a=2"
+        );
+        assert_eq!(
+            target_url(&remote, None, None).as_str(),
+            "https://h/v1/mcp?key=1"
+        );
         let bare = Url::parse("https://h/mcp").unwrap();
-        assert_eq!(target_url(&bare, None, Some("a=2")).as_str(), "https://h/mcp?a=2");
+        assert_eq!(
+            target_url(&bare, None, Some("a=2")).as_str(),
+            "https://h/mcp?a=2"
+        );
         assert_eq!(target_url(&bare, None, Some("")).as_str(), "https://h/mcp");
         assert_eq!(
             target_url(&remote, Some("/message"), Some("sessionId=x")).as_str(),
@@ -318,7 +310,13 @@ mod tests {
         let names: Vec<&str> = out.keys().map(|k| k.as_str()).collect();
         assert_eq!(
             names,
-            ["accept", "mcp-session-id", "mcp-protocol-version", "last-event-id", "content-type"]
+            [
+                "accept",
+                "mcp-session-id",
+                "mcp-protocol-version",
+                "last-event-id",
+                "content-type"
+            ]
         );
     }
 }

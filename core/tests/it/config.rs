@@ -11,7 +11,8 @@ fn json_round_trips_with_defaults() {
     let config = ProxyConfig::from_json(r#"{"remote_url":"https://mcp.example.com/mcp"}"#).unwrap();
     assert_eq!(config, ProxyConfig::new("https://mcp.example.com/mcp"));
     assert_eq!(ProxyConfig::from_json(&config.to_json()).unwrap(), config);
-    let sse = ProxyConfig::from_json(r#"{"remote_url":"https://h/sse","transport":"sse"}"#).unwrap();
+    let sse =
+        ProxyConfig::from_json(r#"{"remote_url":"https://h/sse","transport":"sse"}"#).unwrap();
     assert_eq!(sse.transport, Transport::Sse);
 }
 
@@ -61,8 +62,16 @@ fn remote_url_problems_are_explained() {
 
 #[test]
 fn plain_http_needs_loopback_or_allow_http() {
-    assert!(ProxyConfig::new("http://localhost:3000/mcp").validate().is_ok());
-    assert!(ProxyConfig::new("http://127.0.0.1:3000/mcp").validate().is_ok());
+    assert!(
+        ProxyConfig::new("http://localhost:3000/mcp")
+            .validate()
+            .is_ok()
+    );
+    assert!(
+        ProxyConfig::new("http://127.0.0.1:3000/mcp")
+            .validate()
+            .is_ok()
+    );
     assert!(ProxyConfig::new("http://[::1]:3000/mcp").validate().is_ok());
     let mut config = ProxyConfig::new("http://mcp.example.com/mcp");
     config.allow_http = true;

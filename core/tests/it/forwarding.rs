@@ -17,16 +17,28 @@ async fn local_url_keeps_path_and_queries_are_merged() {
     assert!(p.url().starts_with("http://127.0.0.1:"), "{}", p.url());
     assert!(p.url().ends_with("/v1/mcp"), "{}", p.url());
 
-    let resp = post(&format!("{}?extra=1", p.url()), r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#, None).await;
+    let resp = post(
+        &format!("{}?extra=1", p.url()),
+        r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+        None,
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/json");
-    assert_eq!(resp.text().await.unwrap(), r#"{"jsonrpc":"2.0","id":1,"result":{}}"#);
+    assert_eq!(
+        resp.text().await.unwrap(),
+        r#"{"jsonrpc":"2.0","id":1,"result":{}}"#
+    );
     let seen = up.seen();
     assert_eq!(seen[0].uri, "/v1/mcp?key=abc&extra=1");
     assert_eq!(seen[0].body, r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#);
 
     // Other paths are not forwarded.
-    let other = client().post(p.url().replace("/v1/mcp", "/other")).send().await.unwrap();
+    let other = client()
+        .post(p.url().replace("/v1/mcp", "/other"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(other.status(), 404);
     assert_eq!(up.seen().len(), 1);
 }
@@ -115,7 +127,12 @@ async fn sse_events_arrive_one_by_one() {
     .await;
     let m = manager();
     let p = proxy(&m, &up.url("/mcp"), |_| {}).await;
-    let resp = post(p.url(), r#"{"jsonrpc":"2.0","id":7,"method":"tools/call"}"#, None).await;
+    let resp = post(
+        p.url(),
+        r#"{"jsonrpc":"2.0","id":7,"method":"tools/call"}"#,
+        None,
+    )
+    .await;
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
     let tx = rx_slot.await.unwrap();
     let mut body = resp.bytes_stream();
@@ -131,7 +148,10 @@ async fn sse_events_arrive_one_by_one() {
         assert_eq!(got, event.as_bytes());
     }
     drop(tx);
-    assert!(body.next().await.is_none(), "stream ends when upstream ends it");
+    assert!(
+        body.next().await.is_none(),
+        "stream ends when upstream ends it"
+    );
 }
 
 /// A client that goes away takes the upstream request with it.
@@ -170,7 +190,10 @@ async fn client_disconnect_cancels_upstream_stream() {
 #[tokio::test]
 async fn upstream_status_and_json_errors_pass_through() {
     let up = upstream(|_| async {
-        json(406, r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Not Acceptable"}}"#)
+        json(
+            406,
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Not Acceptable"}}"#,
+        )
     })
     .await;
     let m = manager();
@@ -185,15 +208,27 @@ async fn stateless_mode_answers_405_locally() {
     let up = upstream(|_| async { json(200, "{}") }).await;
     let m = manager();
     let p = proxy(&m, &up.url("/mcp"), |c| c.stateless = true).await;
-    for method in [reqwest::Method::GET, reqwest::Method::HEAD, reqwest::Method::DELETE] {
-        let resp = client().request(method.clone(), p.url()).send().await.unwrap();
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::HEAD,
+        reqwest::Method::DELETE,
+    ] {
+        let resp = client()
+            .request(method.clone(), p.url())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 405, "{method}");
         assert_eq!(resp.headers()["allow"], "POST, OPTIONS", "{method}");
     }
     assert!(up.seen().is_empty(), "405s are answered locally");
     let resp = post(p.url(), r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#, None).await;
     assert_eq!(resp.status(), 200);
-    let options = client().request(reqwest::Method::OPTIONS, p.url()).send().await.unwrap();
+    let options = client()
+        .request(reqwest::Method::OPTIONS, p.url())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(options.status(), 204);
     assert_eq!(options.headers()["allow"], "POST, OPTIONS");
 }

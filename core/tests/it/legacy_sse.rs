@@ -39,7 +39,12 @@ async fn legacy_upstream(chunks: Vec<String>) -> (Upstream, Arc<Mutex<Vec<mpsc::
 }
 
 /// Open the event stream at `url` and read until the first complete `endpoint` event.
-async fn first_event(url: &str) -> (String, impl futures_util::Stream<Item = reqwest::Result<Bytes>>) {
+async fn first_event(
+    url: &str,
+) -> (
+    String,
+    impl futures_util::Stream<Item = reqwest::Result<Bytes>>,
+) {
     let resp = client()
         .get(url)
         .header("accept", "text/event-stream")
@@ -72,14 +77,25 @@ async fn relative_endpoint_and_posts_to_a_different_path() {
     let p = proxy(&m, &up.url("/sse"), |c| c.transport = Transport::Sse).await;
     assert!(p.url().ends_with("/sse"));
     let (text, _stream) = first_event(p.url()).await;
-    assert_eq!(text, ": hello\n\nevent: endpoint\ndata: /messages?sessionId=abc\n\n");
+    assert_eq!(
+        text,
+        ": hello\n\nevent: endpoint\ndata: /messages?sessionId=abc\n\n"
+    );
 
     let local_messages = p.url().replace("/sse", "/messages?sessionId=abc");
-    let resp = post(&local_messages, r#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"#, None).await;
+    let resp = post(
+        &local_messages,
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"#,
+        None,
+    )
+    .await;
     assert_eq!(resp.status(), 202);
     let posted = up.seen().into_iter().find(|s| s.method == "POST").unwrap();
     assert_eq!(posted.uri, "/messages?sessionId=abc");
-    assert_eq!(posted.body, r#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"#);
+    assert_eq!(
+        posted.body,
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"#
+    );
 
     // Paths the remote never announced are not forwarded.
     let stray = post(&p.url().replace("/sse", "/elsewhere"), "{}", None).await;
@@ -133,5 +149,9 @@ async fn endpoint_on_another_origin_is_refused() {
         }
     }
     assert!(!String::from_utf8_lossy(&text).contains("attacker"));
-    assert!(p.logs().iter().any(|l| l.message.contains("another origin")));
+    assert!(
+        p.logs()
+            .iter()
+            .any(|l| l.message.contains("another origin"))
+    );
 }

@@ -38,7 +38,10 @@ async fn many_proxies_each_on_its_own_port() {
 #[tokio::test]
 async fn names_are_unique_while_running() {
     let m = manager();
-    let first = m.start(ProxyConfig::new("https://mcp.example.com/mcp")).await.unwrap();
+    let first = m
+        .start(ProxyConfig::new("https://mcp.example.com/mcp"))
+        .await
+        .unwrap();
     assert_eq!(first.name(), "example");
     let err = m
         .start(ProxyConfig::new("https://api.example.com/mcp"))
@@ -48,7 +51,10 @@ async fn names_are_unique_while_running() {
     assert_eq!(err.field(), Some("name"));
     assert!(err.to_string().contains("`example`"), "{err}");
     m.stop("example").await.unwrap();
-    let again = m.start(ProxyConfig::new("https://api.example.com/mcp")).await.unwrap();
+    let again = m
+        .start(ProxyConfig::new("https://api.example.com/mcp"))
+        .await
+        .unwrap();
     assert_eq!(again.name(), "example");
     assert_eq!(m.list().len(), 1);
 }
@@ -70,7 +76,10 @@ async fn busy_port_is_a_clear_error() {
 #[tokio::test]
 async fn unknown_names_are_not_found() {
     let m = manager();
-    assert_eq!(m.stop("nope").await.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        m.stop("nope").await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     assert_eq!(m.logs("nope").unwrap_err().kind(), ErrorKind::NotFound);
     assert!(m.get("nope").is_none());
 }
@@ -79,14 +88,19 @@ async fn unknown_names_are_not_found() {
 async fn states_are_published_and_logs_kept() {
     let m = manager();
     let mut events = m.subscribe();
-    let p = m.start(ProxyConfig::new("https://mcp.example.com/mcp")).await.unwrap();
+    let p = m
+        .start(ProxyConfig::new("https://mcp.example.com/mcp"))
+        .await
+        .unwrap();
     p.stop().await;
     p.stop().await; // twice is fine
     m.stop("example").await.unwrap();
     let mut seen = Vec::new();
     while let Ok(e) = events.try_recv() {
         assert_eq!(e.proxy, "example");
-        let EventKind::StateChanged { from, to } = e.kind else { continue };
+        let EventKind::StateChanged { from, to } = e.kind else {
+            continue;
+        };
         seen.push((from.as_str(), to.as_str()));
     }
     assert_eq!(
@@ -99,7 +113,10 @@ async fn states_are_published_and_logs_kept() {
         ]
     );
     let logs = m.logs("example").unwrap();
-    assert!(logs.iter().any(|l| l.message.contains("proxying https://mcp.example.com/mcp")));
+    assert!(
+        logs.iter()
+            .any(|l| l.message.contains("proxying https://mcp.example.com/mcp"))
+    );
     assert!(logs.last().unwrap().message.contains("stopped"));
     assert!(logs.last().unwrap().to_string().contains("INFO"));
 }
@@ -112,7 +129,9 @@ async fn stop_lets_in_flight_requests_finish_ends_streams_and_frees_the_port() {
     let stream_slot = stream_tx.clone();
     let up = upstream(move |seen| {
         let stream_slot = stream_slot.clone();
-        let release = (seen.method == "POST").then(|| release_rx.lock().unwrap().take()).flatten();
+        let release = (seen.method == "POST")
+            .then(|| release_rx.lock().unwrap().take())
+            .flatten();
         async move {
             if seen.method == "GET" {
                 let (tx, resp) = sse_stream();
@@ -149,7 +168,10 @@ async fn stop_lets_in_flight_requests_finish_ends_streams_and_frees_the_port() {
     })
     .await;
     assert!(ended.is_ok(), "open GET stream ended by stop");
-    assert!(!stopping.is_finished(), "stop waits for the in-flight request");
+    assert!(
+        !stopping.is_finished(),
+        "stop waits for the in-flight request"
+    );
 
     release_tx.send(()).unwrap();
     let resp = slow.await.unwrap();
@@ -191,8 +213,12 @@ async fn slow_clients_cannot_hold_a_connection() {
         })
         .await
         .unwrap();
-    let mut conn = tokio::net::TcpStream::connect(p.local_addr()).await.unwrap();
-    conn.write_all(b"POST /mcp HTTP/1.1\r\nHost: localhost\r\n").await.unwrap();
+    let mut conn = tokio::net::TcpStream::connect(p.local_addr())
+        .await
+        .unwrap();
+    conn.write_all(b"POST /mcp HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .unwrap();
     // Never finish the headers: the proxy must hang up on us.
     let mut buf = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut buf)).await;

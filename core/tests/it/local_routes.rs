@@ -13,7 +13,11 @@ async fn health_reports_state_and_upstream() {
     let up = upstream(|_| async { json(200, r#"{"jsonrpc":"2.0","id":"x","result":{}}"#) }).await;
     let m = manager();
     let p = proxy(&m, &up.url("/mcp"), |c| c.name = Some("h".into())).await;
-    let resp = client().get(p.url().replace("/mcp", "/health")).send().await.unwrap();
+    let resp = client()
+        .get(p.url().replace("/mcp", "/health"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["name"], "h");
@@ -32,7 +36,12 @@ async fn health_reports_state_and_upstream() {
         .await
         .unwrap();
     assert_eq!(body["upstream"]["reachable"], false);
-    assert!(body["upstream"]["error"].as_str().unwrap().contains("cannot connect"));
+    assert!(
+        body["upstream"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot connect")
+    );
 }
 
 #[tokio::test]
@@ -40,8 +49,15 @@ async fn well_known_is_a_local_json_404() {
     let up = upstream(|_| async { json(200, "{}") }).await;
     let m = manager();
     let p = proxy(&m, &up.url("/mcp"), |_| {}).await;
-    for path in ["/.well-known/oauth-protected-resource", "/.well-known/oauth-authorization-server/mcp"] {
-        let resp = client().get(p.url().replace("/mcp", path)).send().await.unwrap();
+    for path in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-authorization-server/mcp",
+    ] {
+        let resp = client()
+            .get(p.url().replace("/mcp", path))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 404);
         assert_eq!(resp.headers()["content-type"], "application/json");
         let _: serde_json::Value = resp.json().await.unwrap();
@@ -56,7 +72,9 @@ async fn foreign_host_or_origin_gets_403_before_forwarding() {
     let p = proxy(&m, &up.url("/mcp"), |_| {}).await;
     let refused = [
         client().post(p.url()).header("host", "evil.example.com"),
-        client().post(p.url()).header("origin", "http://evil.example.com"),
+        client()
+            .post(p.url())
+            .header("origin", "http://evil.example.com"),
         client()
             .post(p.url())
             .header("host", "evil.example.com")
@@ -72,7 +90,12 @@ async fn foreign_host_or_origin_gets_403_before_forwarding() {
         assert_eq!(resp.status(), 403);
         let body: serde_json::Value = resp.json().await.unwrap();
         assert_eq!(body["jsonrpc"], "2.0");
-        assert!(body["error"]["message"].as_str().unwrap().contains("not allowed"));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("not allowed")
+        );
     }
     assert!(up.seen().is_empty());
     let ok = client()
@@ -91,9 +114,19 @@ async fn oversized_bodies_get_413() {
     let m = manager();
     let p = proxy(&m, &up.url("/mcp"), |c| c.max_request_body_bytes = 1024).await;
     let big = "x".repeat(2048);
-    let resp = client().post(p.url()).body(big.clone()).send().await.unwrap();
+    let resp = client()
+        .post(p.url())
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 413);
-    assert!(resp.text().await.unwrap().contains("max_request_body_bytes"));
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("max_request_body_bytes")
+    );
     // Without a Content-Length (chunked), the limit still holds.
     let stream = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(big.into_bytes())]);
     let resp = client()
@@ -104,7 +137,16 @@ async fn oversized_bodies_get_413() {
         .unwrap();
     assert_eq!(resp.status(), 413);
     assert!(up.seen().is_empty());
-    assert_eq!(client().post(p.url()).body("x".repeat(1024)).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client()
+            .post(p.url())
+            .body("x".repeat(1024))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -113,7 +155,13 @@ async fn health_monitor_needs_repeated_failures_and_recovers() {
     let f = failing.clone();
     let up = upstream(move |_| {
         let fail = f.load(Ordering::SeqCst);
-        async move { if fail { json(503, "{}") } else { json(200, "{}") } }
+        async move {
+            if fail {
+                json(503, "{}")
+            } else {
+                json(200, "{}")
+            }
+        }
     })
     .await;
     let m = manager();
@@ -128,7 +176,10 @@ async fn health_monitor_needs_repeated_failures_and_recovers() {
     .await;
     failing.store(true, Ordering::SeqCst);
     let probes_before = up.seen().len();
-    eventually("proxy marked unhealthy", || p.state() == ProxyState::Unhealthy).await;
+    eventually("proxy marked unhealthy", || {
+        p.state() == ProxyState::Unhealthy
+    })
+    .await;
     assert!(
         up.seen().len() - probes_before >= 3,
         "unhealthy only after the threshold of failed probes"
@@ -138,11 +189,18 @@ async fn health_monitor_needs_repeated_failures_and_recovers() {
 
     let mut transitions = Vec::new();
     while let Ok(e) = events.try_recv() {
-        let EventKind::StateChanged { to, .. } = e.kind else { continue };
+        let EventKind::StateChanged { to, .. } = e.kind else {
+            continue;
+        };
         transitions.push(to);
     }
     assert_eq!(
         transitions,
-        [ProxyState::Starting, ProxyState::Running, ProxyState::Unhealthy, ProxyState::Running]
+        [
+            ProxyState::Starting,
+            ProxyState::Running,
+            ProxyState::Unhealthy,
+            ProxyState::Running
+        ]
     );
 }

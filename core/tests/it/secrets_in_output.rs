@@ -30,6 +30,8 @@ async fn query_secrets_stay_out_of_logs_errors_and_debug() {
         .validate()
         .unwrap_err();
     assert!(!err.to_string().contains(SECRET), "{err}");
-    let err = ProxyConfig::new(format!("ftp://h/mcp?api_key={SECRET}")).validate().unwrap_err();
+    let err = ProxyConfig::new(format!("ftp://h/mcp?api_key={SECRET}"))
+        .validate()
+        .unwrap_err();
     assert!(!err.to_string().contains(SECRET), "{err}");
 }

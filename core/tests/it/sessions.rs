@@ -75,7 +75,10 @@ async fn reinitializes_after(unknown_status: u16) {
 
     let init = post(p.url(), INIT, None).await;
     assert_eq!(init.status(), 200);
-    let sid = init.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let sid = init.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(sid, "opaque:0/x+y=", "opaque, non-UUID ids pass untouched");
     init.text().await.unwrap();
     let call = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
@@ -84,9 +87,16 @@ async fn reinitializes_after(unknown_status: u16) {
     server.forget();
     let resp = post(p.url(), call, Some(&sid)).await;
     assert_eq!(resp.status(), 200, "the client never sees the lost session");
-    assert_eq!(resp.headers()["mcp-session-id"], sid.as_str(), "client keeps its id");
+    assert_eq!(
+        resp.headers()["mcp-session-id"],
+        sid.as_str(),
+        "client keeps its id"
+    );
     let body = resp.text().await.unwrap();
-    assert!(body.contains("opaque:1/x+y="), "replayed under the new upstream id: {body}");
+    assert!(
+        body.contains("opaque:1/x+y="),
+        "replayed under the new upstream id: {body}"
+    );
 
     let seen = server.up.seen();
     let tail: Vec<(String, Option<String>, String)> = seen[seen.len() - 4..]
@@ -94,17 +104,26 @@ async fn reinitializes_after(unknown_status: u16) {
         .map(|s| {
             (
                 s.method.to_string(),
-                s.headers.get("mcp-session-id").map(|v| v.to_str().unwrap().to_owned()),
+                s.headers
+                    .get("mcp-session-id")
+                    .map(|v| v.to_str().unwrap().to_owned()),
                 String::from_utf8_lossy(&s.body).into_owned(),
             )
         })
         .collect();
-    assert_eq!(tail[0].1.as_deref(), Some("opaque:0/x+y="), "the failing request");
+    assert_eq!(
+        tail[0].1.as_deref(),
+        Some("opaque:0/x+y="),
+        "the failing request"
+    );
     assert_eq!(tail[1].2, INIT, "stored initialize replayed");
     assert_eq!(tail[1].1, None);
     assert!(tail[2].2.contains("notifications/initialized"));
     assert_eq!(tail[2].1.as_deref(), Some("opaque:1/x+y="));
-    assert_eq!((tail[3].1.as_deref(), tail[3].2.as_str()), (Some("opaque:1/x+y="), call));
+    assert_eq!(
+        (tail[3].1.as_deref(), tail[3].2.as_str()),
+        (Some("opaque:1/x+y="), call)
+    );
 
     // Later requests go straight to the new id.
     let before = server.up.seen().len();
@@ -119,7 +138,10 @@ async fn reinitializes_after(unknown_status: u16) {
         .await
         .unwrap();
     assert_eq!(del.status(), 200);
-    assert_eq!(server.up.seen().last().unwrap().headers["mcp-session-id"], "opaque:1/x+y=");
+    assert_eq!(
+        server.up.seen().last().unwrap().headers["mcp-session-id"],
+        "opaque:1/x+y="
+    );
     assert_eq!(p.session_count(), 0);
     let after = post(p.url(), call, Some(&sid)).await;
     assert_eq!(after.status(), unknown_status);
@@ -140,7 +162,8 @@ async fn unrelated_400_passes_through_untouched() {
     let up = upstream(|seen| async move {
         if String::from_utf8_lossy(&seen.body).contains("initialize") {
             let mut r = json(200, "{}");
-            r.headers_mut().insert("mcp-session-id", "s1".parse().unwrap());
+            r.headers_mut()
+                .insert("mcp-session-id", "s1".parse().unwrap());
             r
         } else {
             json(400, r#"{"error":"bad params"}"#)
@@ -153,7 +176,11 @@ async fn unrelated_400_passes_through_untouched() {
     let resp = post(p.url(), r#"{"id":2}"#, Some("s1")).await;
     assert_eq!(resp.status(), 400);
     assert_eq!(resp.text().await.unwrap(), r#"{"error":"bad params"}"#);
-    assert_eq!(up.seen().len(), 2, "no re-initialization for an unrelated 400");
+    assert_eq!(
+        up.seen().len(),
+        2,
+        "no re-initialization for an unrelated 400"
+    );
 }
 
 #[tokio::test]
@@ -176,15 +203,22 @@ async fn concurrent_requests_share_one_reinitialization() {
     let m = manager();
     let p = proxy(&m, &server.up.url("/mcp"), |_| {}).await;
     let init = post(p.url(), INIT, None).await;
-    let sid = init.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let sid = init.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     server.forget();
     let calls = (0..8).map(|i| {
         let url = p.url().to_owned();
         let sid = sid.clone();
         async move {
-            post(&url, &format!(r#"{{"jsonrpc":"2.0","id":{i},"method":"tools/list"}}"#), Some(&sid))
-                .await
-                .status()
+            post(
+                &url,
+                &format!(r#"{{"jsonrpc":"2.0","id":{i},"method":"tools/list"}}"#),
+                Some(&sid),
+            )
+            .await
+            .status()
         }
     });
     for status in futures_util::future::join_all(calls).await {
@@ -196,5 +230,8 @@ async fn concurrent_requests_share_one_reinitialization() {
         .iter()
         .filter(|s| String::from_utf8_lossy(&s.body).contains(r#""method":"initialize""#))
         .count();
-    assert_eq!(inits, 2, "the first initialize plus exactly one re-initialization");
+    assert_eq!(
+        inits, 2,
+        "the first initialize plus exactly one re-initialization"
+    );
 }

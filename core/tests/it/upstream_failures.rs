@@ -18,7 +18,15 @@ async fn refused_connection_is_502_naming_the_remote() {
     };
     let m = manager();
     let p = proxy(&m, &format!("http://127.0.0.1:{port}/mcp"), |_| {}).await;
-    let (status, body) = error_of(post(p.url(), r#"{"jsonrpc":"2.0","id":"a1","method":"ping"}"#, None).await).await;
+    let (status, body) = error_of(
+        post(
+            p.url(),
+            r#"{"jsonrpc":"2.0","id":"a1","method":"ping"}"#,
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, 502);
     assert_eq!(body["id"], "a1", "answers the client's request id");
     let message = body["error"]["message"].as_str().unwrap();
@@ -36,9 +44,15 @@ async fn slow_remote_is_504() {
     .await;
     let m = manager();
     let p = proxy(&m, &up.url("/mcp"), |c| c.response_timeout_ms = 200).await;
-    let (status, body) = error_of(post(p.url(), r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#, None).await).await;
+    let (status, body) =
+        error_of(post(p.url(), r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#, None).await).await;
     assert_eq!(status, 504);
-    assert!(body["error"]["message"].as_str().unwrap().contains("response_timeout_ms"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("response_timeout_ms")
+    );
 }
 
 #[tokio::test]
@@ -46,11 +60,19 @@ async fn tls_failure_is_502_saying_so() {
     // A plain-HTTP server spoken to over https: the TLS handshake fails.
     let up = upstream(|_| async { json(200, "{}") }).await;
     let m = manager();
-    let p = proxy(&m, &format!("https://localhost:{}/mcp", up.addr.port()), |_| {}).await;
+    let p = proxy(
+        &m,
+        &format!("https://localhost:{}/mcp", up.addr.port()),
+        |_| {},
+    )
+    .await;
     let (status, body) = error_of(post(p.url(), "{}", None).await).await;
     assert_eq!(status, 502);
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("cannot connect to the remote MCP server https://localhost"), "{message}");
+    assert!(
+        message.contains("cannot connect to the remote MCP server https://localhost"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
