@@ -148,6 +148,8 @@ fn main() -> ExitCode {
 
 async fn run(args: RunArgs) -> Result<(), Error> {
     let config = args.into_config()?;
+    // Listen for signals before announcing the URL: a supervisor may signal right after.
+    let stop = shutdown_signal()?;
     let manager = ProxyManager::new(tokio::runtime::Handle::current());
     let proxy = manager.start(config).await?;
     {
@@ -156,30 +158,33 @@ async fn run(args: RunArgs) -> Result<(), Error> {
         let _ = writeln!(stdout, "{}", proxy.url());
         let _ = stdout.flush();
     }
-    wait_for_signal().await;
+    stop.await;
     tracing::info!(proxy = proxy.name(), "stopping");
     manager.stop_all().await;
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Resolves on Ctrl-C or SIGTERM; registered at once, awaited later.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, Error> {
+    let io =
+        |e: std::io::Error| Error::new(ErrorKind::Io, format!("cannot listen for signals: {e}"));
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        let mut term = signal(SignalKind::terminate()).map_err(io)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(io)?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        let _ = io;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
