@@ -28,7 +28,7 @@ from e2e_support import (
     response_for,
 )
 
-READ_TIMEOUT = timedelta(seconds=30)
+READ_TIMEOUT = timedelta(seconds=20)
 
 LONG_TOOL = "trigger-long-running-operation"
 EXPECTED_TOOLS = {"echo", "get-sum", LONG_TOOL}
@@ -221,7 +221,7 @@ async def test_sse_full_session(legacy_sse):
     srv, proxy = legacy_sse
     assert proxy.url.endswith("/sse")
     created: list[str] = []
-    async with sse_client(proxy.url, timeout=10, sse_read_timeout=60, on_session_created=created.append) as (read, write):
+    async with sse_client(proxy.url, timeout=10, sse_read_timeout=20, on_session_created=created.append) as (read, write):
         async with ClientSession(read, write, read_timeout_seconds=READ_TIMEOUT) as session:
             await _check_initialize(session)
             await _check_tools(session)
@@ -232,7 +232,7 @@ async def test_sse_full_session(legacy_sse):
 @pytest.mark.anyio
 async def test_sse_progress_is_streamed(legacy_sse):
     srv, proxy = legacy_sse
-    async with sse_client(proxy.url, timeout=10, sse_read_timeout=60) as (read, write):
+    async with sse_client(proxy.url, timeout=10, sse_read_timeout=20) as (read, write):
         async with ClientSession(read, write, read_timeout_seconds=READ_TIMEOUT) as session:
             await session.initialize()
             await _check_progress_streams(session)
