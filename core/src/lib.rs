@@ -31,5 +31,10 @@ pub use name::{MAX_NAME_LEN, derive as derive_name};
 pub use proxy::{Proxy, ProxyInfo};
 pub use state::ProxyState;
 
+/// The README's Rust example is compiled and run as a doctest, so it stays true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// The version of this library.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -17,6 +17,7 @@ use std::time::SystemTime;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::config::{Transport, ValidConfig};
 use crate::events::{EventKind, ProxyEvent};
@@ -156,13 +157,16 @@ impl Proxy {
                 to: ProxyState::Starting,
             },
         });
-        let task = runtime.spawn(server::serve(listener, shared.clone()));
+        // Every task of this proxy runs in a span naming it, so host subscribers can tell
+        // proxies apart in anything logged below (hyper, reqwest, ours).
+        let span = tracing::info_span!("proxy", name = %shared.config.name);
+        let task = runtime.spawn(server::serve(listener, shared.clone()).instrument(span.clone()));
         *shared
             .server
             .try_lock()
             .expect("new proxy is not shared yet") = Some(task);
         if let Some(check) = shared.config.health_check.clone() {
-            runtime.spawn(health::monitor(shared.clone(), check));
+            runtime.spawn(health::monitor(shared.clone(), check).instrument(span));
         }
         shared.log.info(format!(
             "proxying {} ({}) at {}",

@@ -9,6 +9,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use super::{ProxyShared, router};
 
@@ -43,10 +44,13 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<ProxyShared>) {
                     async move { Ok::<_, Infallible>(router::route(&shared, req).await) }
                 });
                 let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-                connections.spawn(async move {
-                    // Client resets and timeouts end the connection; nothing to report.
-                    let _ = conn.await;
-                });
+                connections.spawn(
+                    async move {
+                        // Client resets and timeouts end the connection; nothing to report.
+                        let _ = conn.await;
+                    }
+                    .in_current_span(),
+                );
             }
         }
     }

@@ -269,3 +269,41 @@ async fn same_host_redirects_keep_method_and_body_others_are_refused() {
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("another host"), "{message}");
 }
+
+/// A client that stops reading stalls the remote instead of growing the proxy's memory.
+#[tokio::test]
+async fn slow_readers_apply_backpressure() {
+    let (tx_slot, rx_slot) = tokio::sync::oneshot::channel::<mpsc::Sender<Bytes>>();
+    let tx_slot = Arc::new(Mutex::new(Some(tx_slot)));
+    let up = upstream(move |_| {
+        let slot = tx_slot.lock().unwrap().take();
+        async move {
+            let (tx, resp) = sse_stream();
+            slot.unwrap().send(tx).unwrap();
+            resp
+        }
+    })
+    .await;
+    let m = manager();
+    let p = proxy(&m, &up.url("/mcp"), |_| {}).await;
+    let resp = client().get(p.url()).send().await.unwrap(); // and never read
+    let tx = rx_slot.await.unwrap();
+    let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+    let mut sent = 0usize;
+    // Push until the remote can't send any more for a while: the pipe is full.
+    while let Ok(Ok(())) =
+        tokio::time::timeout(Duration::from_millis(500), tx.send(chunk.clone())).await
+    {
+        sent += chunk.len();
+        assert!(
+            sent < 256 * 1024 * 1024,
+            "the proxy kept accepting data nobody reads"
+        );
+    }
+    // Socket buffers on both hops plus a few chunks in flight; never the whole stream.
+    assert!(
+        sent < 32 * 1024 * 1024,
+        "buffered {sent} bytes for a client that reads nothing"
+    );
+    drop(resp);
+}
