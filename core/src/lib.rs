@@ -13,6 +13,8 @@
 mod config;
 mod error;
 mod events;
+#[cfg(feature = "log-bridge")]
+pub mod log_bridge;
 mod logs;
 mod manager;
 mod name;

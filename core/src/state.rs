@@ -48,6 +48,23 @@ impl ProxyState {
     }
 }
 
+impl serde::Serialize for ProxyState {
+    /// `{"state": "running"}`, with `"reason"` for `failed`.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let reason = match self {
+            ProxyState::Failed { reason } => Some(reason),
+            _ => None,
+        };
+        let mut map = serializer.serialize_map(Some(1 + usize::from(reason.is_some())))?;
+        map.serialize_entry("state", self.as_str())?;
+        if let Some(reason) = reason {
+            map.serialize_entry("reason", reason)?;
+        }
+        map.end()
+    }
+}
+
 impl fmt::Display for ProxyState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -19,12 +19,14 @@ from e2e_support import (
     EverythingServer,
     ToolhiveProxy,
     free_port,
+    install_signal_cleanup,
     tail,
     toolhive_bin,
 )
 
 
 def pytest_configure(config):
+    install_signal_cleanup()
     config.addinivalue_line("markers", "proxy_only: needs the real toolhive proxy (skipped with TOOLHIVE_E2E_DIRECT=1)")
 
 

@@ -8,6 +8,7 @@ teardown (and, as a last resort, interpreter exit) kills the whole group by PID.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import selectors
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +76,25 @@ def _kill_leftovers() -> None:
     _LIVE.clear()
 
 
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec: SIGKILL it when the spawning thread (pytest's
+    # main thread) dies, even by os._exit or SIGKILL, where no teardown or atexit runs.
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _record_pid(pid: int) -> None:
+    # run.sh sets TOOLHIVE_E2E_PIDFILE and kills whatever is listed there once a suite is over.
+    path = os.environ.get("TOOLHIVE_E2E_PIDFILE")
+    if path:
+        with open(path, "a") as f:
+            f.write(f"{pid}\n")
+
+
 def _spawn(argv: list[str], *, env: dict[str, str], stdout: Any, stderr: Any, cwd: Path | None = None) -> subprocess.Popen:
+    on_main = threading.current_thread() is threading.main_thread()
     proc = subprocess.Popen(
         argv,
         env=env,
@@ -83,10 +103,24 @@ def _spawn(argv: list[str], *, env: dict[str, str], stdout: Any, stderr: Any, cw
         stdout=stdout,
         stderr=stderr,
         start_new_session=True,  # own process group: pgid == pid
+        preexec_fn=_die_with_parent if on_main else None,
         bufsize=0,
     )
     _LIVE.add(proc)
+    _record_pid(proc.pid)
     return proc
+
+
+def _on_term_signal(signum, frame):
+    _kill_leftovers()
+    raise SystemExit(128 + signum)
+
+
+def install_signal_cleanup() -> None:
+    """SIGTERM/SIGHUP to the test process: kill our children first (atexit does not run then)."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) in (signal.SIG_DFL, None):
+            signal.signal(sig, _on_term_signal)
 
 
 def _reap(proc: subprocess.Popen) -> None:

