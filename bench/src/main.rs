@@ -5,6 +5,7 @@
 //!
 //! This is a benchmark, not a test: it asserts nothing about timings.
 
+mod refproxy;
 mod upstream;
 
 use std::sync::OnceLock;
@@ -53,6 +54,14 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_value = "1,64")]
         streams: Vec<usize>,
     },
+    /// A minimal hyper + reqwest forwarder (same stack as toolhive, none of its logic), for
+    /// comparison only; prints its local URL and serves until killed.
+    ReferenceProxy {
+        /// The upstream URL every request is sent to.
+        remote: String,
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
     /// Print N free loopback ports (for run.sh).
     Ports {
         #[arg(default_value_t = 1)]
@@ -93,6 +102,7 @@ fn main() {
                 interval_ms,
                 streams,
             } => sse(events, interval_ms, streams).await,
+            Command::ReferenceProxy { remote, port } => refproxy::run(remote, port).await,
             Command::Ports { .. } => unreachable!(),
         }
     });

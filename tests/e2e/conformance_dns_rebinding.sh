@@ -57,6 +57,7 @@ wait_port() { # port timeout_s pid
 SPORT="$(free_port)"
 PORT="$SPORT" setsid node "$EVERYTHING_JS" streamableHttp >"$WORK/everything.log" 2>&1 &
 SERVER_PID=$!
+[[ -n "${TOOLHIVE_E2E_PIDFILE:-}" ]] && echo "$SERVER_PID" >>"$TOOLHIVE_E2E_PIDFILE"
 disown "$SERVER_PID" 2>/dev/null || true
 if ! wait_port "$SPORT" 20 "$SERVER_PID"; then
   echo "conformance: server-everything did not start on $SPORT" >&2
@@ -77,6 +78,7 @@ else
     setsid "$BIN" run "$UPSTREAM" --name "e2e-conformance-$PPORT" --host 127.0.0.1 --proxy-port "$PPORT" \
     >"$WORK/proxy.out" 2>"$WORK/proxy.err" &
   PROXY_PID=$!
+  [[ -n "${TOOLHIVE_E2E_PIDFILE:-}" ]] && echo "$PROXY_PID" >>"$TOOLHIVE_E2E_PIDFILE"
   URL=""
   deadline=$((SECONDS + ${TOOLHIVE_E2E_PROXY_TIMEOUT:-30}))
   while ((SECONDS < deadline)); do

@@ -24,11 +24,33 @@ if [[ "${TOOLHIVE_E2E_DIRECT:-}" != 1 && ! -x "$TOOLHIVE_BIN" ]]; then
   exit 2
 fi
 
-# Every suite runs in its own process group, which is killed afterwards whatever happened, so
-# no server-everything or proxy outlives this script.
+# Every suite runs in its own process group, which is killed afterwards whatever happened; the
+# harnesses start each server and proxy in a process group of its own and list its PID in
+# TOOLHIVE_E2E_PIDFILE, and those groups are killed too, so nothing outlives this script.
+export TOOLHIVE_E2E_PIDFILE
+TOOLHIVE_E2E_PIDFILE="$(mktemp "${TMPDIR:-/tmp}/toolhive-e2e-pids.XXXXXX")"
 CHILD=""
-on_signal() { [[ -n "$CHILD" ]] && kill -TERM -- "-$CHILD" 2>/dev/null; exit 130; }
+kill_recorded() {
+  local pid cmd
+  while read -r pid; do
+    [[ "$pid" =~ ^[0-9]+$ ]] || continue
+    cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || continue
+    # Only what we started (guards against a recycled PID).
+    if [[ "$cmd" == *server-everything* || "$cmd" == *"$TOOLHIVE_BIN"* ]]; then
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done <"$TOOLHIVE_E2E_PIDFILE"
+  : >"$TOOLHIVE_E2E_PIDFILE"
+}
+on_signal() {
+  [[ -n "$CHILD" ]] && kill -TERM -- "-$CHILD" 2>/dev/null
+  sleep 1
+  [[ -n "$CHILD" ]] && kill -KILL -- "-$CHILD" 2>/dev/null
+  kill_recorded
+  exit 130
+}
 trap on_signal INT TERM
+trap 'kill_recorded; rm -f "$TOOLHIVE_E2E_PIDFILE"' EXIT
 
 results=()
 failed=0
@@ -42,6 +64,7 @@ run_suite() { # name, command...
   local rc=$?
   kill -KILL -- "-$CHILD" 2>/dev/null || true
   CHILD=""
+  kill_recorded
   if [[ $rc -eq 0 ]]; then results+=("$name=ok"); else results+=("$name=FAILED($rc)"); failed=1; fi
 }
 

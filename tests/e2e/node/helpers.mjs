@@ -42,6 +42,13 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => { for (const c of live) killGroup(c); process.exit(130); });
 }
 
+// run.sh sets TOOLHIVE_E2E_PIDFILE and kills whatever is listed there once a suite is over
+// (covers a test process that was killed outright, where no exit handler runs).
+function recordPid(child) {
+  const f = process.env.TOOLHIVE_E2E_PIDFILE;
+  if (f && child.pid) fs.appendFileSync(f, `${child.pid}\n`);
+}
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export function freePort() {
@@ -103,6 +110,7 @@ export class EverythingServer {
     });
     fs.closeSync(fd);
     live.add(this.child);
+    recordPid(this.child);
     const deadline = Date.now() + SERVER_START_MS;
     while (Date.now() < deadline) {
       if (this.child.exitCode !== null) {
@@ -172,6 +180,7 @@ export async function startProxy(upstreamUrl, args = [], { proxyPort = 'auto' } 
   });
   fs.closeSync(fd);
   live.add(child);
+  recordPid(child);
   const cmd = `${bin} ${argv.join(' ')}`;
 
   let stdout = '';

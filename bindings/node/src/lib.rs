@@ -1,0 +1,1 @@
+//! Node binding over toolhive-core (being written).

@@ -1,0 +1,1 @@
+//! Python binding over toolhive-core (being written).
