@@ -1,6 +1,7 @@
 //! [`ProxyConfig`]: the one serde schema every surface (Rust, C JSON, Python kwargs, Node
 //! objects, CLI flags) accepts, and its one validation step.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -8,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::headers::{self, HeaderSource};
 use crate::name;
+use crate::secrets::SecretRef;
 
 /// Default request body limit: ToolHive's 8 MiB.
 pub const DEFAULT_MAX_REQUEST_BODY_BYTES: u64 = 8 * 1024 * 1024;
@@ -108,6 +111,20 @@ pub struct ProxyConfig {
     /// Optional upstream health monitor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<HealthCheckConfig>,
+    /// A static token sent as `Authorization: Bearer …` on every upstream request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token: Option<SecretRef>,
+    /// Headers added to every upstream request, overriding what the client sent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, HeaderSource>,
+    /// Before serving, send one request to the remote so a remote that demands a token fails
+    /// `start` with an explanation instead of failing every client request later.
+    #[serde(default = "default_true")]
+    pub probe_on_start: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_host() -> String {
@@ -155,6 +172,9 @@ impl ProxyConfig {
             client_timeout_ms: default_client_timeout_ms(),
             stop_grace_ms: default_stop_grace_ms(),
             health_check: None,
+            bearer_token: None,
+            headers: BTreeMap::new(),
+            probe_on_start: true,
         }
     }
 
@@ -225,8 +245,30 @@ impl ProxyConfig {
                 })
             }
         };
+        if let Some(token) = &self.bearer_token {
+            token.check("bearer_token")?;
+        }
+        let mut injected = Vec::with_capacity(self.headers.len());
+        for (header, source) in &self.headers {
+            let parsed = headers::check_name(header)?;
+            if parsed == http::header::AUTHORIZATION && self.bearer_token.is_some() {
+                return Err(Error::invalid(
+                    headers::field(header),
+                    "both an injected Authorization header and bearer_token are set; keep one",
+                ));
+            }
+            match source {
+                HeaderSource::Plain(value) => {
+                    headers::check_value(header, value)?;
+                }
+                HeaderSource::Secret(reference) => reference.check(&headers::field(header))?,
+            }
+            injected.push((parsed, source.clone()));
+        }
         Ok(ValidConfig {
             name,
+            headers: injected,
+            bearer_token: self.bearer_token.clone(),
             local_path: remote.path().to_owned(),
             remote,
             transport: self.transport,
@@ -370,6 +412,8 @@ pub struct ValidConfig {
     pub(crate) client_timeout: Duration,
     pub(crate) stop_grace: Duration,
     pub(crate) health_check: Option<HealthCheck>,
+    pub(crate) bearer_token: Option<SecretRef>,
+    pub(crate) headers: Vec<(http::HeaderName, HeaderSource)>,
     pub(crate) source: ProxyConfig,
 }
 

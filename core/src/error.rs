@@ -24,6 +24,12 @@ pub enum ErrorKind {
     Io,
     /// A bug or an unexpected internal condition.
     Internal,
+    /// The secret store failed, or a referenced secret does not exist.
+    Secret,
+    /// The remote requires authorization the proxy does not have (e.g. no bearer token).
+    AuthRequired,
+    /// A saved state file is unreadable, corrupt or from a newer version.
+    State,
 }
 
 impl ErrorKind {
@@ -37,6 +43,9 @@ impl ErrorKind {
             ErrorKind::Upstream => "upstream",
             ErrorKind::Io => "io",
             ErrorKind::Internal => "internal",
+            ErrorKind::Secret => "secret",
+            ErrorKind::AuthRequired => "auth_required",
+            ErrorKind::State => "state",
         }
     }
 }

@@ -11,8 +11,11 @@
 //! ```
 
 mod config;
+mod control;
 mod error;
 mod events;
+mod fsutil;
+mod headers;
 #[cfg(feature = "log-bridge")]
 pub mod log_bridge;
 mod logs;
@@ -20,18 +23,22 @@ mod manager;
 mod name;
 mod proxy;
 mod redact;
+pub mod secrets;
 mod state;
+mod state_dir;
 
 pub use config::{
     DEFAULT_MAX_REQUEST_BODY_BYTES, HealthCheckConfig, ProxyConfig, Transport, ValidConfig,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use events::{EventKind, ProxyEvent};
-pub use logs::{LOG_RING_CAPACITY, LogLevel, LogLine};
-pub use manager::ProxyManager;
+pub use headers::{HeaderSource, MAX_HEADER_VALUE_BYTES, RESTRICTED_HEADERS};
+pub use logs::{LOG_RING_CAPACITY, LogFollower, LogLevel, LogLine};
+pub use manager::{ManagerOptions, ProxyManager};
 pub use name::{MAX_NAME_LEN, derive as derive_name};
 pub use proxy::{Proxy, ProxyInfo};
 pub use state::ProxyState;
+pub use state_dir::{SCHEMA_VERSION, StateFileError};
 
 /// The README's Rust example is compiled and run as a doctest, so it stays true.
 #[doc = include_str!("../../README.md")]

@@ -44,7 +44,9 @@ async fn probe(shared: &ProxyShared, timeout: Duration) -> Result<(), String> {
         )),
     };
     let exchange = async {
-        let resp = upstream::send(&shared.client, request, timeout)
+        let resp = shared
+            .upstream
+            .send(request, timeout)
             .await
             .map_err(|e| e.message)?;
         let status = resp.status();

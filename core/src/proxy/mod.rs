@@ -1,9 +1,11 @@
 //! One running proxy: its shared state, its public handle, and how it starts and stops.
 
 mod body;
+mod credentials;
 mod guard;
 mod health;
 mod legacy_sse;
+mod probe;
 mod router;
 mod server;
 mod sessions;
@@ -24,8 +26,11 @@ use crate::events::{EventKind, ProxyEvent};
 use crate::logs::{LogLine, ProxyLog};
 use crate::redact;
 use crate::state::ProxyState;
+use crate::state_dir::Persist;
 
-pub(crate) use upstream::build_client;
+pub(crate) use credentials::Credentials;
+pub(crate) use probe::check_auth;
+pub(crate) use upstream::{Upstream, build_client};
 
 /// What the proxy and every request handler share.
 pub(crate) struct ProxyShared {
@@ -36,7 +41,7 @@ pub(crate) struct ProxyShared {
     pub local_url: String,
     pub local_addr: SocketAddr,
     pub started_at: SystemTime,
-    pub client: reqwest::Client,
+    pub upstream: Upstream,
     pub sessions: sessions::Sessions,
     pub legacy_paths: legacy_sse::MessagePaths,
     pub health: Mutex<health::UpstreamHealth>,
@@ -47,6 +52,8 @@ pub(crate) struct ProxyShared {
     pub streams: CancellationToken,
     state: Mutex<ProxyState>,
     events: broadcast::Sender<ProxyEvent>,
+    /// Keeps the state file current when the manager has a state directory.
+    persist: Option<Persist>,
     /// The serving task; taken by the one `stop` that waits for it.
     server: tokio::sync::Mutex<Option<JoinHandle<()>>>,
 }
@@ -62,6 +69,13 @@ impl ProxyShared {
             return;
         }
         let from = std::mem::replace(&mut *state, to.clone());
+        if let Some(persist) = &self.persist
+            && let Err(e) = persist.state_changed(&to)
+        {
+            self.log.warn(format!(
+                "could not record the state `{to}` in the state directory: {e}"
+            ));
+        }
         // Sent under the lock so subscribers see changes in the order they happened.
         let _ = self.events.send(ProxyEvent {
             proxy: self.config.name.clone(),
@@ -75,6 +89,26 @@ impl ProxyShared {
             self.set_state(to);
         }
     }
+}
+
+/// Everything [`Proxy::spawn`] needs.
+pub(crate) struct SpawnParts {
+    pub config: ValidConfig,
+    pub listener: std::net::TcpListener,
+    pub upstream: Upstream,
+    pub log: Arc<ProxyLog>,
+    pub persist: Option<Persist>,
+    pub events: broadcast::Sender<ProxyEvent>,
+}
+
+/// `http://127.0.0.1:PORT` for a listener on `addr` (loopback when bound to every interface).
+pub(crate) fn local_origin(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        std::net::Ipv4Addr::LOCALHOST.into()
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// A proxy in front of one remote MCP server. Cheap to clone; all clones are the same proxy.
@@ -100,6 +134,10 @@ pub struct ProxyInfo {
     /// When it started.
     #[serde(serialize_with = "rfc3339")]
     pub started_at: SystemTime,
+    /// The process serving it, while it runs.
+    pub pid: Option<u32>,
+    /// Its state file says it runs, but its process is gone (it was not stopped cleanly).
+    pub stale: bool,
 }
 
 fn rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
@@ -108,7 +146,8 @@ fn rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error
 
 impl ProxyInfo {
     /// The snapshot as JSON: `{"name":…,"remote_url":…,"local_url":…,"transport":"sse",
-    /// "state":"running","started_at":"2026-11-27T02:13:39.059Z"}` (`reason` when failed).
+    /// "state":"running","started_at":"2026-11-27T02:13:39.059Z","pid":4242,"stale":false}`
+    /// (`reason` when failed).
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("infos always serialize")
     }
@@ -126,51 +165,45 @@ impl std::fmt::Debug for Proxy {
 }
 
 impl Proxy {
-    /// Bind-independent part of starting: `listener` is already bound.
+    /// Serve on the already bound `listener`.
     pub(crate) fn spawn(
-        config: ValidConfig,
-        listener: std::net::TcpListener,
-        client: reqwest::Client,
-        events: broadcast::Sender<ProxyEvent>,
+        parts: SpawnParts,
         runtime: &tokio::runtime::Handle,
     ) -> std::io::Result<Proxy> {
+        let SpawnParts {
+            config,
+            listener,
+            upstream,
+            log,
+            persist,
+            events,
+        } = parts;
         let local_addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
         let listener = {
             let _entered = runtime.enter();
             tokio::net::TcpListener::from_std(listener)?
         };
-        let shown_ip = if local_addr.ip().is_unspecified() {
-            std::net::Ipv4Addr::LOCALHOST.into()
-        } else {
-            local_addr.ip()
-        };
-        let local_origin = format!("http://{}", SocketAddr::new(shown_ip, local_addr.port()));
-        let log = Arc::new(ProxyLog::new(&config.name));
+        let local_origin = local_origin(local_addr);
         let shared = Arc::new(ProxyShared {
             local_url: format!("{local_origin}{}", config.local_path),
             local_origin,
             local_addr,
             started_at: SystemTime::now(),
-            client,
+            upstream,
             sessions: Default::default(),
             legacy_paths: Default::default(),
             health: Default::default(),
             log,
             shutdown: CancellationToken::new(),
             streams: CancellationToken::new(),
-            state: Mutex::new(ProxyState::Starting),
+            state: Mutex::new(ProxyState::Stopped),
             events,
+            persist,
             server: tokio::sync::Mutex::new(None),
             config,
         });
-        let _ = shared.events.send(ProxyEvent {
-            proxy: shared.config.name.clone(),
-            kind: EventKind::StateChanged {
-                from: ProxyState::Stopped,
-                to: ProxyState::Starting,
-            },
-        });
+        shared.set_state(ProxyState::Starting);
         // Every task of this proxy runs in a span naming it, so host subscribers can tell
         // proxies apart in anything logged below (hyper, reqwest, ours).
         let span = tracing::info_span!("proxy", name = %shared.config.name);
@@ -229,19 +262,31 @@ impl Proxy {
 
     /// A snapshot for listings.
     pub fn info(&self) -> ProxyInfo {
+        let state = self.state();
         ProxyInfo {
             name: self.name().to_owned(),
             remote_url: self.remote_url().to_owned(),
             local_url: self.url().to_owned(),
             transport: self.transport(),
-            state: self.state(),
+            pid: state.is_active().then(std::process::id),
+            state,
             started_at: self.shared.started_at,
+            stale: false,
         }
+    }
+
+    pub(crate) fn log_warning(&self, message: String) {
+        self.shared.log.warn(message);
     }
 
     /// Recent log lines (oldest first), at most [`crate::LOG_RING_CAPACITY`].
     pub fn logs(&self) -> Vec<LogLine> {
         self.shared.log.recent()
+    }
+
+    /// Every log line from now on.
+    pub fn follow_logs(&self) -> broadcast::Receiver<LogLine> {
+        self.shared.log.subscribe()
     }
 
     /// Number of MCP sessions the proxy is tracking.

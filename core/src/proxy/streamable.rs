@@ -167,7 +167,10 @@ async fn forward(shared: &Arc<ProxyShared>, req: Request<Incoming>) -> Response<
 }
 
 async fn send(shared: &ProxyShared, req: UpstreamRequest) -> Result<Answer, ErrorAnswer> {
-    let resp = upstream::send(&shared.client, req, shared.config.response_timeout).await?;
+    let resp = shared
+        .upstream
+        .send(req, shared.config.response_timeout)
+        .await?;
     Ok(Answer::Streaming(resp))
 }
 
@@ -234,13 +237,14 @@ async fn reinitialize(
         headers,
         body: Some(body),
     };
-    let resp = upstream::send(
-        &shared.client,
-        post(headers.clone(), session.init_request.clone()),
-        config.response_timeout,
-    )
-    .await
-    .map_err(|e| e.message)?;
+    let resp = shared
+        .upstream
+        .send(
+            post(headers.clone(), session.init_request.clone()),
+            config.response_timeout,
+        )
+        .await
+        .map_err(|e| e.message)?;
     if !resp.status().is_success() {
         return Err(format!("initialize answered {}", resp.status()));
     }
@@ -262,13 +266,11 @@ async fn reinitialize(
     }
     let initialized =
         Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
-    let resp = upstream::send(
-        &shared.client,
-        post(headers, initialized),
-        config.response_timeout,
-    )
-    .await
-    .map_err(|e| e.message)?;
+    let resp = shared
+        .upstream
+        .send(post(headers, initialized), config.response_timeout)
+        .await
+        .map_err(|e| e.message)?;
     if !resp.status().is_success() {
         return Err(format!(
             "notifications/initialized answered {}",

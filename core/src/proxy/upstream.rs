@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::body::{Body, BoxError, ErrorAnswer};
+use super::credentials::Credentials;
 use crate::logs::ProxyLog;
 use crate::redact;
 
@@ -143,27 +144,47 @@ pub(crate) struct UpstreamRequest {
     pub body: Option<Bytes>,
 }
 
-/// Send `req` and wait (at most `response_timeout`) for the status line and headers.
-pub(crate) async fn send(
-    client: &reqwest::Client,
-    req: UpstreamRequest,
-    response_timeout: Duration,
-) -> Result<reqwest::Response, ErrorAnswer> {
-    let shown = redact::url(&req.url);
-    let mut builder = client.request(req.method, req.url).headers(req.headers);
-    if let Some(body) = req.body {
-        builder = builder.body(body);
+/// The remote as one proxy sees it: the shared HTTP client plus what every request carries.
+pub(crate) struct Upstream {
+    client: reqwest::Client,
+    credentials: Credentials,
+}
+
+impl Upstream {
+    pub(crate) fn new(client: reqwest::Client, credentials: Credentials) -> Self {
+        Upstream {
+            client,
+            credentials,
+        }
     }
-    match tokio::time::timeout(response_timeout, builder.send()).await {
-        Ok(Ok(resp)) => Ok(resp),
-        Ok(Err(err)) => Err(classify(&err, &shown)),
-        Err(_) => Err(ErrorAnswer::upstream(
-            StatusCode::GATEWAY_TIMEOUT,
-            format!(
-                "the remote MCP server {shown} did not answer within {}s (response_timeout_ms)",
-                response_timeout.as_secs_f32()
-            ),
-        )),
+
+    /// Send `req` with the proxy's credentials and wait (at most `response_timeout`) for the
+    /// status line and headers.
+    pub(crate) async fn send(
+        &self,
+        mut req: UpstreamRequest,
+        response_timeout: Duration,
+    ) -> Result<reqwest::Response, ErrorAnswer> {
+        self.credentials.apply(&mut req.headers);
+        let shown = redact::url(&req.url);
+        let mut builder = self
+            .client
+            .request(req.method, req.url)
+            .headers(req.headers);
+        if let Some(body) = req.body {
+            builder = builder.body(body);
+        }
+        match tokio::time::timeout(response_timeout, builder.send()).await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(err)) => Err(classify(&err, &shown)),
+            Err(_) => Err(ErrorAnswer::upstream(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "the remote MCP server {shown} did not answer within {}s (response_timeout_ms)",
+                    response_timeout.as_secs_f32()
+                ),
+            )),
+        }
     }
 }
 

@@ -153,13 +153,15 @@ pub fn manager() -> ProxyManager {
     ProxyManager::new(tokio::runtime::Handle::current())
 }
 
-/// Start a proxy in front of `remote` with `tweak` applied to the default config.
+/// Start a proxy in front of `remote` with `tweak` applied to the default config. The
+/// start-up probe is off so upstreams see only the test's own requests (auth tests turn it on).
 pub async fn proxy(
     manager: &ProxyManager,
     remote: &str,
     tweak: impl FnOnce(&mut ProxyConfig),
 ) -> Proxy {
     let mut config = ProxyConfig::new(remote);
+    config.probe_on_start = false;
     tweak(&mut config);
     manager.start(config).await.expect("proxy starts")
 }
