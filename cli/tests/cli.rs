@@ -1,19 +1,45 @@
 //! The `toolhive` binary as a user runs it.
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn toolhive(args: &[&str]) -> Command {
+/// A fresh state directory for one test (tests never share or touch the user's).
+fn state_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("toolhive-cli-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn toolhive_in(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_toolhive"));
-    cmd.args(args).env("TOOLHIVE_LOG", "info");
+    cmd.args(args)
+        .env("TOOLHIVE_LOG", "info")
+        .env("TOOLHIVE_STATE_DIR", dir)
+        .env_remove("TOOLHIVE_REMOTE_AUTH_BEARER_TOKEN");
     cmd
+}
+
+fn toolhive(args: &[&str]) -> Command {
+    toolhive_in(&state_dir(&format!("t{}", unique())), args)
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::SeqCst)
 }
 
 /// Spawn `toolhive run ...` and return it with the one line it printed.
 fn run(args: &[&str]) -> (Child, String) {
-    let mut child = toolhive(args)
+    spawn_run(toolhive(args))
+}
+
+fn spawn_run(mut cmd: Command) -> (Child, String) {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

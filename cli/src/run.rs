@@ -1,0 +1,242 @@
+//! `toolhive run`: flags -> ProxyConfig -> a proxy in this process (or a detached one).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use clap::{Args, ValueEnum};
+use toolhive_core::secrets::SecretRef;
+use toolhive_core::{Error, ErrorKind, HeaderSource, ProxyConfig, ProxyManager, Transport};
+
+/// Environment variable read for the bearer token when no flag gives one (as ToolHive).
+const BEARER_ENV: &str = "TOOLHIVE_REMOTE_AUTH_BEARER_TOKEN";
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The remote MCP server's URL (optional when --config gives `remote_url`).
+    url: Option<String>,
+    /// Name of the proxy (default: derived from the remote host).
+    #[arg(long)]
+    name: Option<String>,
+    /// The remote server's transport.
+    #[arg(long, value_enum)]
+    transport: Option<TransportArg>,
+    /// Local address to listen on.
+    #[arg(long)]
+    host: Option<String>,
+    /// Local port (0 or absent: a free port).
+    #[arg(long)]
+    proxy_port: Option<u16>,
+    /// The remote keeps no sessions (GET/HEAD/DELETE answered 405 locally).
+    #[arg(long)]
+    stateless: bool,
+    /// A JSON ProxyConfig file; flags given on the command line override its values.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Allow plain http to a remote that is not on loopback.
+    #[arg(long)]
+    allow_http: bool,
+    /// Bearer token for the remote (visible to other local users in the process list: prefer
+    /// the -file flag or TOOLHIVE_REMOTE_AUTH_BEARER_TOKEN).
+    #[arg(long, value_name = "TOKEN", conflicts_with = "remote_auth_bearer_token_file")]
+    remote_auth_bearer_token: Option<String>,
+    /// File holding the bearer token for the remote.
+    #[arg(long, value_name = "FILE")]
+    remote_auth_bearer_token_file: Option<PathBuf>,
+    /// Header added to every remote request, `Name=Value` (repeatable).
+    #[arg(long = "remote-forward-headers", value_name = "NAME=VALUE")]
+    forward_headers: Vec<String>,
+    /// Header whose value is a secret from the store, `Name=secret-name` (repeatable).
+    #[arg(long = "remote-forward-headers-secret", value_name = "NAME=SECRET")]
+    forward_headers_secret: Vec<String>,
+    /// Keep running in the background; print the URL and return.
+    #[arg(long, short = 'd')]
+    detach: bool,
+    /// Start the saved proxy NAME (used by `toolhive restart`).
+    #[arg(long, hide = true, value_name = "NAME", conflicts_with_all = ["url", "config"])]
+    saved: Option<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TransportArg {
+    StreamableHttp,
+    Sse,
+}
+
+impl From<TransportArg> for Transport {
+    fn from(t: TransportArg) -> Self {
+        match t {
+            TransportArg::StreamableHttp => Transport::StreamableHttp,
+            TransportArg::Sse => Transport::Sse,
+        }
+    }
+}
+
+fn split_pair<'a>(flag: &str, pair: &'a str) -> Result<(&'a str, &'a str), Error> {
+    pair.split_once('=').ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidConfig,
+            format!("{flag} takes NAME=VALUE; `{}` has no `=`", pair.split(['=']).next().unwrap_or("")),
+        )
+    })
+}
+
+impl RunArgs {
+    fn into_config(self) -> Result<ProxyConfig, Error> {
+        let mut config = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::new(ErrorKind::Io, format!("cannot read --config {}: {e}", path.display()))
+                })?;
+                ProxyConfig::from_json(&text)?
+            }
+            None => {
+                let url = self.url.clone().ok_or_else(|| {
+                    Error::invalid(
+                        "remote_url",
+                        "missing; give the remote MCP URL as an argument or in --config",
+                    )
+                })?;
+                ProxyConfig::new(url)
+            }
+        };
+        if let Some(url) = self.url {
+            config.remote_url = url;
+        }
+        if let Some(name) = self.name {
+            config.name = Some(name);
+        }
+        if let Some(transport) = self.transport {
+            config.transport = transport.into();
+        }
+        if let Some(host) = self.host {
+            config.host = host;
+        }
+        if let Some(port) = self.proxy_port {
+            config.port = port;
+        }
+        config.stateless |= self.stateless;
+        config.allow_http |= self.allow_http;
+        if let Some(token) = self.remote_auth_bearer_token {
+            config.bearer_token = Some(SecretRef::Value(token));
+        } else if let Some(file) = self.remote_auth_bearer_token_file {
+            config.bearer_token = Some(SecretRef::File(file));
+        } else if config.bearer_token.is_none() && std::env::var_os(BEARER_ENV).is_some() {
+            config.bearer_token = Some(SecretRef::Env(BEARER_ENV.to_owned()));
+        }
+        for pair in &self.forward_headers {
+            let (name, value) = split_pair("--remote-forward-headers", pair)?;
+            config.headers.insert(name.to_owned(), HeaderSource::Plain(value.to_owned()));
+        }
+        for pair in &self.forward_headers_secret {
+            let (name, secret) = split_pair("--remote-forward-headers-secret", pair)?;
+            config.headers.insert(
+                name.to_owned(),
+                HeaderSource::Secret(SecretRef::Secret(secret.to_owned())),
+            );
+        }
+        Ok(config)
+    }
+}
+
+pub async fn run(args: RunArgs, manager: ProxyManager, state_dir: Option<PathBuf>) -> Result<(), Error> {
+    if args.detach {
+        return detach(state_dir);
+    }
+    // Listen for signals before announcing the URL: a supervisor may signal right after.
+    let stop = shutdown_signal()?;
+    let proxy = match args.saved.clone() {
+        Some(name) => {
+            manager.restart(&name).await?;
+            manager.get(&name).ok_or_else(|| Error::new(ErrorKind::Internal, "restarted proxy vanished"))?
+        }
+        None => manager.start(args.into_config()?).await?,
+    };
+    announce(proxy.url());
+    stop.await;
+    tracing::info!(proxy = proxy.name(), "stopping");
+    manager.stop_all().await;
+    Ok(())
+}
+
+/// The one line scripts wait for; a closed stdout is not a reason to stop serving.
+pub fn announce(url: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{url}");
+    let _ = stdout.flush();
+}
+
+/// Run this same command without `--detach` in a new process group, wait for its URL line,
+/// print it and return, leaving it serving.
+pub fn detach(state_dir: Option<PathBuf>) -> Result<(), Error> {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--detach" && a != "-d")
+        .collect();
+    spawn_background(args, state_dir)
+}
+
+/// Start `toolhive <args>` in the background and relay its one stdout line.
+pub fn spawn_background(args: Vec<String>, state_dir: Option<PathBuf>) -> Result<(), Error> {
+    let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("cannot start the background process: {e}"));
+    let exe = std::env::current_exe().map_err(io)?;
+    let mut command = Command::new(exe);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(dir) = state_dir {
+        command.env("TOOLHIVE_STATE_DIR", dir);
+    }
+    #[cfg(unix)]
+    {
+        // Its own process group: Ctrl-C in this terminal must not reach it.
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+    }
+    let mut child = command.spawn().map_err(io)?;
+    let mut line = String::new();
+    let got = BufReader::new(child.stdout.take().expect("piped"))
+        .read_line(&mut line)
+        .map_err(io)?;
+    if got == 0 {
+        let mut stderr = String::new();
+        let _ = child.stderr.take().expect("piped").read_to_string(&mut stderr);
+        let _ = child.wait();
+        let why = stderr
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("toolhive: "))
+            .map(|l| l.trim_start_matches("toolhive: ").to_owned())
+            .unwrap_or_else(|| stderr.trim().to_owned());
+        return Err(Error::new(ErrorKind::Io, format!("the background proxy did not start: {why}")));
+    }
+    announce(line.trim_end());
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM; registered at once, awaited later.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, Error> {
+    let io =
+        |e: std::io::Error| Error::new(ErrorKind::Io, format!("cannot listen for signals: {e}"));
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).map_err(io)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(io)?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = io;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}
