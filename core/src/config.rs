@@ -263,7 +263,7 @@ impl ProxyConfig {
                 }
                 HeaderSource::Secret(reference) => reference.check(&headers::field(header))?,
             }
-            injected.push((parsed, source.clone()));
+            injected.push((header.clone(), parsed, source.clone()));
         }
         Ok(ValidConfig {
             name,
@@ -413,7 +413,8 @@ pub struct ValidConfig {
     pub(crate) stop_grace: Duration,
     pub(crate) health_check: Option<HealthCheck>,
     pub(crate) bearer_token: Option<SecretRef>,
-    pub(crate) headers: Vec<(http::HeaderName, HeaderSource)>,
+    /// (name as written, parsed name, value source) of each injected header.
+    pub(crate) headers: Vec<(String, http::HeaderName, HeaderSource)>,
     pub(crate) source: ProxyConfig,
 }
 

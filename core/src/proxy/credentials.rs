@@ -28,14 +28,12 @@ impl Credentials {
     /// values written in the config.
     pub(crate) async fn resolve(config: &ValidConfig, store: &dyn SecretStore) -> Result<Self> {
         let mut resolved = Vec::with_capacity(config.headers.len() + 1);
-        for (name, source) in &config.headers {
+        for (written, name, source) in &config.headers {
             let value = match source {
-                HeaderSource::Plain(value) => headers::check_value(name.as_str(), value)?,
+                HeaderSource::Plain(value) => headers::check_value(written, value)?,
                 HeaderSource::Secret(reference) => {
-                    let secret = reference
-                        .resolve(store, &headers::field(name.as_str()))
-                        .await?;
-                    headers::check_value(name.as_str(), secret.expose())?
+                    let secret = reference.resolve(store, &headers::field(written)).await?;
+                    headers::check_value(written, secret.expose())?
                 }
             };
             resolved.push((name.clone(), value));

@@ -1,11 +1,13 @@
 //! Integration tests of toolhive-core against in-test upstreams (one binary, one link).
 
 mod config;
+mod credentials;
 mod forwarding;
 mod legacy_sse;
 mod lifecycle;
 mod local_routes;
 mod secrets_in_output;
 mod sessions;
+mod state;
 mod support;
 mod upstream_failures;
