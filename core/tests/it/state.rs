@@ -1,7 +1,7 @@
 //! Proxies saved in a state directory: restart on the same port, restore after a crash,
 //! remove without leftovers, and corrupt files reported, never overwritten.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use toolhive_core::secrets::{FileStore, Secret, SecretRef, SecretStore};
@@ -15,11 +15,11 @@ fn temp_dir(test: &str) -> PathBuf {
     dir
 }
 
-fn saving_manager(dir: &PathBuf) -> ProxyManager {
+fn saving_manager(dir: &Path) -> ProxyManager {
     ProxyManager::with_options(
         tokio::runtime::Handle::current(),
         ManagerOptions {
-            state_dir: Some(dir.clone()),
+            state_dir: Some(dir.to_owned()),
             secret_store: None,
         },
     )
