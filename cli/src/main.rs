@@ -12,7 +12,11 @@ use clap::{Parser, Subcommand};
 use toolhive_core::{Error, ErrorKind, ManagerOptions, ProxyManager};
 
 #[derive(Parser)]
-#[command(name = "toolhive", version, about = "Remote MCP servers behind local proxies")]
+#[command(
+    name = "toolhive",
+    version,
+    about = "Remote MCP servers behind local proxies"
+)]
 struct Cli {
     /// Log filter for stderr (error, warn, info, debug, trace, or a tracing filter).
     #[arg(long, global = true, env = "TOOLHIVE_LOG", default_value = "info")]
@@ -52,7 +56,10 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("toolhive: cannot start the async runtime: {e}");
@@ -82,12 +89,14 @@ fn main() -> ExitCode {
 }
 
 fn manager(state_dir: Option<PathBuf>) -> Result<ProxyManager, Error> {
-    let state_dir = state_dir.or_else(ManagerOptions::default_state_dir).ok_or_else(|| {
-        Error::new(
-            ErrorKind::State,
-            "no state directory: set --state-dir or TOOLHIVE_STATE_DIR (HOME is not set)",
-        )
-    })?;
+    let state_dir = state_dir
+        .or_else(ManagerOptions::default_state_dir)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::State,
+                "no state directory: set --state-dir or TOOLHIVE_STATE_DIR (HOME is not set)",
+            )
+        })?;
     ProxyManager::with_options(
         tokio::runtime::Handle::current(),
         ManagerOptions {

@@ -54,7 +54,10 @@ pub fn list(manager: &ProxyManager, args: ListArgs) -> Result<(), Error> {
             println!("{}", serde_json::Value::Array(rows));
         }
         Format::Text => {
-            println!("{:<24} {:<10} {:<16} {:<34} {:<24} REMOTE", "NAME", "STATE", "TRANSPORT", "LOCAL URL", "STARTED");
+            println!(
+                "{:<24} {:<10} {:<16} {:<34} {:<24} REMOTE",
+                "NAME", "STATE", "TRANSPORT", "LOCAL URL", "STARTED"
+            );
             for i in &infos {
                 let state = if i.stale {
                     format!("stale (process {} is gone)", i.pid.unwrap_or_default())

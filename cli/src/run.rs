@@ -38,7 +38,11 @@ pub struct RunArgs {
     allow_http: bool,
     /// Bearer token for the remote (visible to other local users in the process list: prefer
     /// the -file flag or TOOLHIVE_REMOTE_AUTH_BEARER_TOKEN).
-    #[arg(long, value_name = "TOKEN", conflicts_with = "remote_auth_bearer_token_file")]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        conflicts_with = "remote_auth_bearer_token_file"
+    )]
     remote_auth_bearer_token: Option<String>,
     /// File holding the bearer token for the remote.
     #[arg(long, value_name = "FILE")]
@@ -76,7 +80,10 @@ fn split_pair<'a>(flag: &str, pair: &'a str) -> Result<(&'a str, &'a str), Error
     pair.split_once('=').ok_or_else(|| {
         Error::new(
             ErrorKind::InvalidConfig,
-            format!("{flag} takes NAME=VALUE; `{}` has no `=`", pair.split(['=']).next().unwrap_or("")),
+            format!(
+                "{flag} takes NAME=VALUE; `{}` has no `=`",
+                pair.split(['=']).next().unwrap_or("")
+            ),
         )
     })
 }
@@ -86,7 +93,10 @@ impl RunArgs {
         let mut config = match &self.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
-                    Error::new(ErrorKind::Io, format!("cannot read --config {}: {e}", path.display()))
+                    Error::new(
+                        ErrorKind::Io,
+                        format!("cannot read --config {}: {e}", path.display()),
+                    )
                 })?;
                 ProxyConfig::from_json(&text)?
             }
@@ -126,7 +136,9 @@ impl RunArgs {
         }
         for pair in &self.forward_headers {
             let (name, value) = split_pair("--remote-forward-headers", pair)?;
-            config.headers.insert(name.to_owned(), HeaderSource::Plain(value.to_owned()));
+            config
+                .headers
+                .insert(name.to_owned(), HeaderSource::Plain(value.to_owned()));
         }
         for pair in &self.forward_headers_secret {
             let (name, secret) = split_pair("--remote-forward-headers-secret", pair)?;
@@ -139,7 +151,11 @@ impl RunArgs {
     }
 }
 
-pub async fn run(args: RunArgs, manager: ProxyManager, state_dir: Option<PathBuf>) -> Result<(), Error> {
+pub async fn run(
+    args: RunArgs,
+    manager: ProxyManager,
+    state_dir: Option<PathBuf>,
+) -> Result<(), Error> {
     if args.detach {
         return detach(state_dir);
     }
@@ -148,15 +164,39 @@ pub async fn run(args: RunArgs, manager: ProxyManager, state_dir: Option<PathBuf
     let proxy = match args.saved.clone() {
         Some(name) => {
             manager.restart(&name).await?;
-            manager.get(&name).ok_or_else(|| Error::new(ErrorKind::Internal, "restarted proxy vanished"))?
+            manager
+                .get(&name)
+                .ok_or_else(|| Error::new(ErrorKind::Internal, "restarted proxy vanished"))?
         }
         None => manager.start(args.into_config()?).await?,
     };
     announce(proxy.url());
+    if std::env::var_os(DETACHED_ENV).is_some() {
+        // The parent that relayed the URL is gone; writing to its pipes would fail.
+        silence_stdio();
+    }
     stop.await;
     tracing::info!(proxy = proxy.name(), "stopping");
     manager.stop_all().await;
     Ok(())
+}
+
+/// Set for a process started by `--detach` (or `restart`) in the background.
+const DETACHED_ENV: &str = "TOOLHIVE_DETACHED";
+
+/// Point stdout and stderr at /dev/null (the proxy's own log goes to its log file).
+fn silence_stdio() {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+            // SAFETY: dup2 onto the standard descriptors; `null` stays valid during the calls.
+            unsafe {
+                libc::dup2(null.as_raw_fd(), 1);
+                libc::dup2(null.as_raw_fd(), 2);
+            }
+        }
+    }
 }
 
 /// The one line scripts wait for; a closed stdout is not a reason to stop serving.
@@ -178,11 +218,17 @@ pub fn detach(state_dir: Option<PathBuf>) -> Result<(), Error> {
 
 /// Start `toolhive <args>` in the background and relay its one stdout line.
 pub fn spawn_background(args: Vec<String>, state_dir: Option<PathBuf>) -> Result<(), Error> {
-    let io = |e: std::io::Error| Error::new(ErrorKind::Io, format!("cannot start the background process: {e}"));
+    let io = |e: std::io::Error| {
+        Error::new(
+            ErrorKind::Io,
+            format!("cannot start the background process: {e}"),
+        )
+    };
     let exe = std::env::current_exe().map_err(io)?;
     let mut command = Command::new(exe);
     command
         .args(args)
+        .env(DETACHED_ENV, "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -202,7 +248,11 @@ pub fn spawn_background(args: Vec<String>, state_dir: Option<PathBuf>) -> Result
         .map_err(io)?;
     if got == 0 {
         let mut stderr = String::new();
-        let _ = child.stderr.take().expect("piped").read_to_string(&mut stderr);
+        let _ = child
+            .stderr
+            .take()
+            .expect("piped")
+            .read_to_string(&mut stderr);
         let _ = child.wait();
         let why = stderr
             .lines()
@@ -210,7 +260,10 @@ pub fn spawn_background(args: Vec<String>, state_dir: Option<PathBuf>) -> Result
             .find(|l| l.starts_with("toolhive: "))
             .map(|l| l.trim_start_matches("toolhive: ").to_owned())
             .unwrap_or_else(|| stderr.trim().to_owned());
-        return Err(Error::new(ErrorKind::Io, format!("the background proxy did not start: {why}")));
+        return Err(Error::new(
+            ErrorKind::Io,
+            format!("the background proxy did not start: {why}"),
+        ));
     }
     announce(line.trim_end());
     Ok(())

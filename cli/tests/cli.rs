@@ -1,101 +1,10 @@
 //! The `toolhive` binary as a user runs it.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-/// A fresh state directory for one test (tests never share or touch the user's).
-fn state_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("toolhive-cli-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use std::io::Read;
 
-fn toolhive_in(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_toolhive"));
-    cmd.args(args)
-        .env("TOOLHIVE_LOG", "info")
-        .env("TOOLHIVE_STATE_DIR", dir)
-        .env_remove("TOOLHIVE_REMOTE_AUTH_BEARER_TOKEN");
-    cmd
-}
-
-fn toolhive(args: &[&str]) -> Command {
-    toolhive_in(&state_dir(&format!("t{}", unique())), args)
-}
-
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::SeqCst)
-}
-
-/// Spawn `toolhive run ...` and return it with the one line it printed.
-fn run(args: &[&str]) -> (Child, String) {
-    spawn_run(toolhive(args))
-}
-
-fn spawn_run(mut cmd: Command) -> (Child, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(
-        !line.is_empty(),
-        "toolhive printed nothing: {}",
-        stderr_of(&mut child)
-    );
-    (child, line.trim_end().to_owned())
-}
-
-fn stderr_of(child: &mut Child) -> String {
-    let _ = child.kill();
-    let mut s = String::new();
-    child
-        .stderr
-        .as_mut()
-        .unwrap()
-        .read_to_string(&mut s)
-        .unwrap();
-    s
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
-/// Wait for exit; a deadline (not a performance threshold) so a hang fails the test.
-fn wait(child: &mut Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "toolhive did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn raw_request(url: &str, request: &str) -> String {
-    let addr = url.trim_start_matches("http://").split('/').next().unwrap();
-    let mut conn = TcpStream::connect(addr).unwrap();
-    conn.write_all(request.as_bytes()).unwrap();
-    let mut resp = String::new();
-    conn.read_to_string(&mut resp).unwrap();
-    resp
-}
+use common::*;
 
 #[test]
 fn run_prints_one_line_and_stops_on_sigterm_and_ctrl_c() {

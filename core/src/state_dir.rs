@@ -222,14 +222,29 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
             return false;
         };
         // Signal 0 checks existence; EPERM means it exists but belongs to someone else.
+        // SAFETY: kill with signal 0 sends nothing.
         let rc = unsafe { libc::kill(pid, 0) };
-        rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+        let exists = rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        // A zombie (dead, not yet reaped by its parent) serves nothing.
+        exists && !is_zombie(pid)
     }
     #[cfg(not(unix))]
     {
         let _ = pid;
         true
     }
+}
+
+#[cfg(unix)]
+fn is_zombie(pid: libc::pid_t) -> bool {
+    // Linux: the state letter follows the parenthesised command name in /proc/PID/stat.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
 }
 
 /// Keeps one running proxy's state file current.
