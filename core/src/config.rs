@@ -8,6 +8,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::auth::OAuthConfig;
+use crate::auth::settings::OAuthSettings;
 use crate::error::{Error, Result};
 use crate::headers::{self, HeaderSource};
 use crate::name;
@@ -117,6 +119,9 @@ pub struct ProxyConfig {
     /// Headers added to every upstream request, overriding what the client sent.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, HeaderSource>,
+    /// How to log in when the remote wants OAuth (everything is discovered when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthConfig>,
     /// Before serving, send one request to the remote so a remote that demands a token fails
     /// `start` with an explanation instead of failing every client request later.
     #[serde(default = "default_true")]
@@ -174,6 +179,7 @@ impl ProxyConfig {
             health_check: None,
             bearer_token: None,
             headers: BTreeMap::new(),
+            oauth: None,
             probe_on_start: true,
         }
     }
@@ -265,8 +271,26 @@ impl ProxyConfig {
             }
             injected.push((header.clone(), parsed, source.clone()));
         }
+        // Static credentials (a token or an injected Authorization) are the user's choice:
+        // with them the proxy never starts OAuth of its own.
+        let static_auth = self.bearer_token.is_some()
+            || injected
+                .iter()
+                .any(|(_, name, _)| name == http::header::AUTHORIZATION);
+        let oauth = match (&self.oauth, static_auth) {
+            (Some(_), true) => {
+                return Err(Error::invalid(
+                    "oauth",
+                    "cannot be combined with bearer_token or an injected Authorization header; keep one",
+                ));
+            }
+            (_, true) => None,
+            (Some(o), false) => Some(o.validate()?),
+            (None, false) => Some(OAuthConfig::default().validate()?),
+        };
         Ok(ValidConfig {
             name,
+            oauth,
             headers: injected,
             bearer_token: self.bearer_token.clone(),
             local_path: remote.path().to_owned(),
@@ -413,6 +437,8 @@ pub struct ValidConfig {
     pub(crate) stop_grace: Duration,
     pub(crate) health_check: Option<HealthCheck>,
     pub(crate) bearer_token: Option<SecretRef>,
+    /// OAuth settings; `None` when static credentials are configured.
+    pub(crate) oauth: Option<OAuthSettings>,
     /// (name as written, parsed name, value source) of each injected header.
     pub(crate) headers: Vec<(String, http::HeaderName, HeaderSource)>,
     pub(crate) source: ProxyConfig,

@@ -1,5 +1,6 @@
 //! Typed notifications for hosts: every binding delivers these in its own idiom.
 
+use crate::auth::AuthState;
 use crate::state::ProxyState;
 
 /// Something a host may want to show or react to.
@@ -27,6 +28,17 @@ pub enum EventKind {
         /// The state it is in now.
         to: ProxyState,
     },
+    /// The user must log in: show them `url` (a browser is opened unless the host or the
+    /// config says otherwise).
+    AuthorizationRequired {
+        /// The authorization URL.
+        url: String,
+    },
+    /// The authorization state changed (authenticated, refreshing, needs_login, …).
+    AuthStateChanged {
+        /// The new state.
+        state: AuthState,
+    },
 }
 
 impl EventKind {
@@ -34,6 +46,8 @@ impl EventKind {
     pub fn as_str(&self) -> &'static str {
         match self {
             EventKind::StateChanged { .. } => "state_changed",
+            EventKind::AuthorizationRequired { .. } => "authorization_required",
+            EventKind::AuthStateChanged { .. } => "auth_state_changed",
         }
     }
 }

@@ -10,6 +10,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth;
 mod config;
 mod control;
 mod error;
@@ -27,6 +28,7 @@ pub mod secrets;
 mod state;
 mod state_dir;
 
+pub use auth::{AuthState, OAuthConfig};
 pub use config::{
     DEFAULT_MAX_REQUEST_BODY_BYTES, HealthCheckConfig, ProxyConfig, Transport, ValidConfig,
 };

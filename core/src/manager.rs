@@ -10,13 +10,14 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::broadcast;
 
+use crate::auth::{Authorizer, AuthorizerParts};
 use crate::config::{ProxyConfig, ValidConfig};
 use crate::control::{self, ControlGuard, Op};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::ProxyEvent;
 use crate::headers::HeaderSource;
 use crate::logs::{LogLine, ProxyLog};
-use crate::proxy::{Credentials, Proxy, ProxyInfo, SpawnParts, Upstream, build_client, check_auth};
+use crate::proxy::{Credentials, Proxy, ProxyInfo, SpawnParts, Upstream, build_client};
 use crate::secrets::{self, MemoryStore, SecretRef, SecretStore};
 use crate::state::ProxyState;
 use crate::state_dir::{
@@ -33,6 +34,9 @@ pub struct ManagerOptions {
     pub state_dir: Option<PathBuf>,
     /// Where secrets live; default: a file store in the state directory, or memory.
     pub secret_store: Option<Arc<dyn SecretStore>>,
+    /// Never open a browser for OAuth logins: the host shows the URL of the
+    /// `AuthorizationRequired` event itself.
+    pub suppress_browser: bool,
 }
 
 impl std::fmt::Debug for ManagerOptions {
@@ -75,6 +79,7 @@ struct Inner {
     secrets: Arc<dyn SecretStore>,
     /// Started with the first proxy when there is a state directory.
     control: Mutex<Option<ControlGuard>>,
+    suppress_browser: bool,
 }
 
 impl Drop for Inner {
@@ -114,7 +119,7 @@ enum Elsewhere {
 impl ProxyManager {
     /// A manager whose proxies run on `runtime`, keeping everything in memory.
     pub fn new(runtime: Handle) -> Self {
-        Self::build(runtime, None, Arc::new(MemoryStore::new()))
+        Self::build(runtime, None, Arc::new(MemoryStore::new()), false)
     }
 
     /// A manager with a state directory and/or secret store.
@@ -134,10 +139,20 @@ impl ProxyManager {
             (None, Some(dir)) => Arc::new(secrets::FileStore::new(dir.secrets_path())),
             (None, None) => Arc::new(MemoryStore::new()),
         };
-        Ok(Self::build(runtime, state, secrets))
+        Ok(Self::build(
+            runtime,
+            state,
+            secrets,
+            options.suppress_browser,
+        ))
     }
 
-    fn build(runtime: Handle, state: Option<StateDir>, secrets: Arc<dyn SecretStore>) -> Self {
+    fn build(
+        runtime: Handle,
+        state: Option<StateDir>,
+        secrets: Arc<dyn SecretStore>,
+        suppress_browser: bool,
+    ) -> Self {
         ProxyManager {
             inner: Arc::new(Inner {
                 runtime,
@@ -147,6 +162,7 @@ impl ProxyManager {
                 state,
                 secrets,
                 control: Mutex::new(None),
+                suppress_browser,
             }),
         }
     }
@@ -170,23 +186,49 @@ impl ProxyManager {
             return Err(name_in_use(&name, &format!("process {pid}")));
         }
         let credentials = Credentials::resolve(&config, &*self.inner.secrets).await?;
-        let has_token = config.bearer_token.is_some();
-        let upstream = Upstream::new(self.client_for(config.connect_timeout), credentials);
-        let warning = if config.source.probe_on_start {
-            check_auth(&upstream, &config, has_token).await?
-        } else {
-            None
+        let client = self.client_for(config.connect_timeout);
+        let upstream = Upstream::new(client.clone(), credentials);
+        let log = match &self.inner.state {
+            Some(dir) => ProxyLog::new(&name)
+                .with_file(&dir.log_path(&name))
+                .map_err(|e| Error::new(ErrorKind::Io, format!("cannot open the log file: {e}")))?,
+            None => ProxyLog::new(&name),
+        };
+        let log = Arc::new(log);
+        let auth = match &config.oauth {
+            Some(settings) => Some(
+                Authorizer::new(AuthorizerParts {
+                    proxy: name.clone(),
+                    settings: settings.clone(),
+                    remote: config.remote.clone(),
+                    http: client,
+                    store: self.inner.secrets.clone(),
+                    events: self.inner.events.clone(),
+                    open_browser: !self.inner.suppress_browser,
+                    log: log.clone(),
+                })
+                .await,
+            ),
+            None => None,
         };
         let saved_config = match &self.inner.state {
             Some(_) => Some(self.move_secrets_to_store(&config).await?),
             None => None,
         };
-        let proxy = self.spawn(config, upstream, saved_config)?;
-        if let Some(warning) = warning {
-            proxy.log_warning(warning);
-        }
+        let probe = config.source.probe_on_start;
+        let proxy = self.spawn(config, upstream, log, auth, saved_config)?;
         if self.inner.state.is_some() {
             self.ensure_control_socket();
+        }
+        if probe {
+            match proxy.probe().await {
+                Ok(None) => {}
+                Ok(Some(warning)) => proxy.log_warning(warning),
+                Err(e) => {
+                    proxy.fail(e.to_string()).await;
+                    return Err(e);
+                }
+            }
         }
         Ok(proxy)
     }
@@ -195,6 +237,8 @@ impl ProxyManager {
         &self,
         config: ValidConfig,
         upstream: Upstream,
+        log: Arc<ProxyLog>,
+        auth: Option<Arc<Authorizer>>,
         saved_config: Option<ProxyConfig>,
     ) -> Result<Proxy> {
         let name = config.name().to_owned();
@@ -210,15 +254,13 @@ impl ProxyManager {
         let io = |e: std::io::Error| {
             Error::new(ErrorKind::Io, format!("could not start serving: {e}")).with_source(e)
         };
-        let mut log = ProxyLog::new(&name);
         let mut persist = None;
         if let (Some(dir), Some(mut saved)) = (&self.inner.state, saved_config) {
-            log = log.with_file(&dir.log_path(&name)).map_err(io)?;
             let addr = listener.local_addr().map_err(io)?;
             // Saved with the port actually bound, so a restart comes back on it.
             saved.port = addr.port();
             saved.name = Some(name.clone());
-            persist = Some(Persist::new(
+            persist = Some(Arc::new(Persist::new(
                 dir.clone(),
                 SavedProxy {
                     schema_version: SCHEMA_VERSION,
@@ -232,16 +274,18 @@ impl ProxyManager {
                             config.local_path
                         )),
                         started_at: Some(std::time::SystemTime::now()),
+                        auth: None,
                     },
                 },
-            ));
+            )));
         }
         let parts = SpawnParts {
             config,
             listener,
             upstream,
-            log: Arc::new(log),
+            log,
             persist,
+            auth,
             events: self.inner.events.clone(),
         };
         let proxy = Proxy::spawn(parts, &self.inner.runtime).map_err(io)?;
@@ -574,6 +618,7 @@ fn saved_info(name: String, saved: SavedProxy) -> ProxyInfo {
         started_at: status.started_at.unwrap_or(std::time::UNIX_EPOCH),
         pid: status.pid,
         stale,
+        auth: status.auth,
     }
 }
 

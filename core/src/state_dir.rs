@@ -15,6 +15,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::AuthState;
 use crate::config::ProxyConfig;
 use crate::fsutil;
 use crate::state::ProxyState;
@@ -45,6 +46,9 @@ pub(crate) struct SavedStatus {
     pub local_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_time")]
     pub started_at: Option<SystemTime>,
+    /// The OAuth state, for listings from other processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthState>,
 }
 
 mod opt_time {
@@ -264,11 +268,22 @@ impl Persist {
 
     /// Record `state`; a failed write is returned for the caller to log.
     pub(crate) fn state_changed(&self, state: &ProxyState) -> std::io::Result<()> {
+        self.update(|status| {
+            status.state = state.clone();
+            if !state.is_active() {
+                status.pid = None;
+            }
+        })
+    }
+
+    /// Record the OAuth state.
+    pub(crate) fn auth_changed(&self, auth: &AuthState) -> std::io::Result<()> {
+        self.update(|status| status.auth = Some(auth.clone()))
+    }
+
+    fn update(&self, change: impl FnOnce(&mut SavedStatus)) -> std::io::Result<()> {
         let mut saved = self.saved.lock().unwrap_or_else(|p| p.into_inner());
-        saved.status.state = state.clone();
-        if !state.is_active() {
-            saved.status.pid = None;
-        }
+        change(&mut saved.status);
         let name = saved.config.name.clone().unwrap_or_default();
         self.dir.save(&name, &saved)
     }

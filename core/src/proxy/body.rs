@@ -62,6 +62,8 @@ pub(crate) struct ErrorAnswer {
     pub status: StatusCode,
     pub code: i64,
     pub message: String,
+    /// Seconds for `Retry-After` (503 while no token is available).
+    pub retry_after: Option<u64>,
 }
 
 impl ErrorAnswer {
@@ -71,6 +73,7 @@ impl ErrorAnswer {
             status,
             code: code::INVALID_REQUEST,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -80,12 +83,30 @@ impl ErrorAnswer {
             status,
             code: code::SERVER_ERROR,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// No usable token yet (a login or refresh is under way): 503 with `Retry-After`, never
+    /// 401, which would make the local client start an OAuth flow of its own against us.
+    pub(crate) fn unavailable(
+        retry_after: std::time::Duration,
+        message: impl Into<String>,
+    ) -> Self {
+        ErrorAnswer {
+            retry_after: Some(retry_after.as_secs().max(1)),
+            ..ErrorAnswer::upstream(StatusCode::SERVICE_UNAVAILABLE, message)
         }
     }
 
     /// The JSON-RPC error response, answering request `id` when known.
     pub(crate) fn into_response(self, id: Option<serde_json::Value>) -> Response<Body> {
-        jsonrpc_error(self.status, id, self.code, self.message)
+        let mut resp = jsonrpc_error(self.status, id, self.code, self.message);
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
     }
 }
 

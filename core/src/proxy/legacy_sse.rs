@@ -61,11 +61,7 @@ async fn open_stream(shared: &Arc<ProxyShared>, req: Request<Incoming>) -> Respo
         headers: upstream::upstream_headers(req.headers()),
         body: None,
     };
-    let resp = match shared
-        .upstream
-        .send(request, shared.config.response_timeout)
-        .await
-    {
+    let resp = match shared.send(request, shared.config.response_timeout).await {
         Ok(resp) => resp,
         Err(err) => return err.into_response(None),
     };
@@ -101,7 +97,7 @@ async fn post_message(shared: &Arc<ProxyShared>, req: Request<Incoming>) -> Resp
         headers: upstream::upstream_headers(&parts.headers),
         body: Some(body.clone()),
     };
-    match shared.upstream.send(request, config.response_timeout).await {
+    match shared.send(request, config.response_timeout).await {
         Ok(resp) => upstream::into_local_response(resp, None, shared.log.clone()),
         Err(err) => err.into_response(request_id(&body)),
     }

@@ -21,6 +21,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::auth::challenge::{self, Challenge};
+use crate::auth::{AuthState, Authorizer, TokenSet, Unavailable};
 use crate::config::{Transport, ValidConfig};
 use crate::events::{EventKind, ProxyEvent};
 use crate::logs::{LogLine, ProxyLog};
@@ -29,8 +31,10 @@ use crate::state::ProxyState;
 use crate::state_dir::Persist;
 
 pub(crate) use credentials::Credentials;
-pub(crate) use probe::check_auth;
-pub(crate) use upstream::{Upstream, build_client};
+pub(crate) use probe::TOKEN_HINT;
+pub(crate) use upstream::{Upstream, UpstreamRequest, build_client};
+
+use body::ErrorAnswer;
 
 /// What the proxy and every request handler share.
 pub(crate) struct ProxyShared {
@@ -53,12 +57,54 @@ pub(crate) struct ProxyShared {
     state: Mutex<ProxyState>,
     events: broadcast::Sender<ProxyEvent>,
     /// Keeps the state file current when the manager has a state directory.
-    persist: Option<Persist>,
+    persist: Option<Arc<Persist>>,
+    /// The OAuth client, unless static credentials are configured.
+    pub auth: Option<Arc<Authorizer>>,
     /// The serving task; taken by the one `stop` that waits for it.
     server: tokio::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl ProxyShared {
+    /// Send `req` to the remote with the proxy's credentials. With OAuth: attach the current
+    /// token (503 while there is none), and on a 401 or 403 `insufficient_scope` wait for the
+    /// refresh, login or step-up and retry once with the new token.
+    pub(crate) async fn send(
+        &self,
+        req: UpstreamRequest,
+        timeout: std::time::Duration,
+    ) -> Result<reqwest::Response, ErrorAnswer> {
+        let Some(auth) = &self.auth else {
+            return self.upstream.send(req, timeout).await;
+        };
+        let unavailable = |u: Unavailable| ErrorAnswer::unavailable(u.retry_after, u.reason);
+        let token = auth.bearer().await.map_err(unavailable)?;
+        let resp = self
+            .upstream
+            .send(with_bearer(req.clone(), token.as_deref()), timeout)
+            .await?;
+        let Some(challenges) = auth_challenge(&resp) else {
+            return Ok(resp);
+        };
+        let status = resp.status();
+        drop(resp);
+        let fresh = auth
+            .rejected(token.as_deref(), challenges, status)
+            .await
+            .map_err(unavailable)?;
+        let retried = self
+            .upstream
+            .send(with_bearer(req, Some(&fresh)), timeout)
+            .await?;
+        if retried.status() == http::StatusCode::UNAUTHORIZED {
+            // Never hand a 401 to the local client: it would start an OAuth flow against us.
+            return Err(ErrorAnswer::unavailable(
+                std::time::Duration::from_secs(5),
+                "the remote MCP server rejected the new token too",
+            ));
+        }
+        Ok(retried)
+    }
+
     pub(crate) fn state(&self) -> ProxyState {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -91,13 +137,48 @@ impl ProxyShared {
     }
 }
 
+fn with_bearer(mut req: UpstreamRequest, token: Option<&TokenSet>) -> UpstreamRequest {
+    if let Some(token) = token
+        && let Ok(mut value) =
+            http::HeaderValue::from_str(&format!("Bearer {}", token.access_token))
+    {
+        value.set_sensitive(true);
+        req.headers.insert(http::header::AUTHORIZATION, value);
+    }
+    req
+}
+
+/// The parsed challenges when `resp` asks for (more) authorization: a 401, or a 403 whose
+/// challenge says `insufficient_scope`.
+pub(crate) fn auth_challenge(resp: &reqwest::Response) -> Option<Vec<Challenge>> {
+    let challenges = || {
+        challenge::parse(
+            resp.headers()
+                .get_all(http::header::WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        )
+    };
+    match resp.status() {
+        http::StatusCode::UNAUTHORIZED => Some(challenges()),
+        http::StatusCode::FORBIDDEN => {
+            let c = challenges();
+            challenge::bearer(&c)
+                .is_some_and(|b| b.param("error") == Some("insufficient_scope"))
+                .then_some(c)
+        }
+        _ => None,
+    }
+}
+
 /// Everything [`Proxy::spawn`] needs.
 pub(crate) struct SpawnParts {
     pub config: ValidConfig,
     pub listener: std::net::TcpListener,
     pub upstream: Upstream,
     pub log: Arc<ProxyLog>,
-    pub persist: Option<Persist>,
+    pub persist: Option<Arc<Persist>>,
+    pub auth: Option<Arc<Authorizer>>,
     pub events: broadcast::Sender<ProxyEvent>,
 }
 
@@ -136,6 +217,8 @@ pub struct ProxyInfo {
     pub started_at: SystemTime,
     /// The process serving it, while it runs.
     pub pid: Option<u32>,
+    /// Where it stands with the remote's authorization server (`None`: static credentials).
+    pub auth: Option<AuthState>,
     /// Its state file says it runs, but its process is gone (it was not stopped cleanly).
     pub stale: bool,
 }
@@ -176,6 +259,7 @@ impl Proxy {
             upstream,
             log,
             persist,
+            auth,
             events,
         } = parts;
         let local_addr = listener.local_addr()?;
@@ -200,9 +284,18 @@ impl Proxy {
             state: Mutex::new(ProxyState::Stopped),
             events,
             persist,
+            auth,
             server: tokio::sync::Mutex::new(None),
             config,
         });
+        if let (Some(auth), Some(persist)) = (&shared.auth, &shared.persist) {
+            let persist = persist.clone();
+            // The log is not available here without a cycle; a failed write shows up as a
+            // stale auth state in other processes' listings, nothing worse.
+            auth.observe(move |state| {
+                let _ = persist.auth_changed(state);
+            });
+        }
         shared.set_state(ProxyState::Starting);
         // Every task of this proxy runs in a span naming it, so host subscribers can tell
         // proxies apart in anything logged below (hyper, reqwest, ours).
@@ -272,7 +365,24 @@ impl Proxy {
             state,
             started_at: self.shared.started_at,
             stale: false,
+            auth: self.shared.auth.as_ref().map(|a| a.state()),
         }
+    }
+
+    /// The current authorization state (`None` with static credentials).
+    pub fn auth_state(&self) -> Option<AuthState> {
+        self.shared.auth.as_ref().map(|a| a.state())
+    }
+
+    /// Run the start-up probe; `Ok(Some(warning))` when the remote could not be asked.
+    pub(crate) async fn probe(&self) -> crate::Result<Option<String>> {
+        probe::check_auth(&self.shared).await
+    }
+
+    /// Stop and record why the proxy could not run.
+    pub(crate) async fn fail(&self, reason: String) {
+        self.stop().await;
+        self.shared.set_state(ProxyState::Failed { reason });
     }
 
     pub(crate) fn log_warning(&self, message: String) {

@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, StatusCode, header};
+use http::{HeaderMap, Method};
 
-use super::upstream::{Upstream, UpstreamRequest, set_header};
-use crate::config::{Transport, ValidConfig};
+use super::upstream::{UpstreamRequest, set_header};
+use super::{ProxyShared, auth_challenge, with_bearer};
+use crate::config::Transport;
 use crate::error::{Error, ErrorKind, Result};
 use crate::redact;
 
@@ -19,13 +20,11 @@ pub(crate) const TOKEN_HINT: &str = "supply a token with `bearer_token` in the c
      (CLI: --remote-auth-bearer-token-file FILE, --remote-auth-bearer-token TOKEN, or the \
      TOOLHIVE_REMOTE_AUTH_BEARER_TOKEN environment variable)";
 
-/// `Err` when the remote refuses us for lack of (valid) credentials; `Ok(Some(warning))` when
-/// it could not be asked; `Ok(None)` when it answered.
-pub(crate) async fn check_auth(
-    upstream: &Upstream,
-    config: &ValidConfig,
-    has_token: bool,
-) -> Result<Option<String>> {
+/// Ask the remote once. A 401 (or 403 `insufficient_scope`) starts OAuth when the proxy may
+/// use it (and fails when the remote offers none), or fails with a hint about static tokens.
+/// `Ok(Some(warning))` when the remote could not be asked at all.
+pub(crate) async fn check_auth(shared: &ProxyShared) -> Result<Option<String>> {
+    let config = &shared.config;
     let mut headers = HeaderMap::new();
     let (method, body) = match config.transport {
         Transport::StreamableHttp => {
@@ -47,15 +46,19 @@ pub(crate) async fn check_auth(
             (Method::GET, None)
         }
     };
-    let request = UpstreamRequest {
-        method,
-        url: config.remote.clone(),
-        headers,
-        body,
-    };
+    let token = shared.auth.as_ref().and_then(|a| a.usable_token());
+    let request = with_bearer(
+        UpstreamRequest {
+            method,
+            url: config.remote.clone(),
+            headers,
+            body,
+        },
+        token.as_deref(),
+    );
     let timeout = config.response_timeout.min(PROBE_TIMEOUT);
     // Only the status line matters; the response (maybe an endless stream) is dropped.
-    let resp = match upstream.send(request, timeout).await {
+    let resp = match shared.upstream.send(request, timeout).await {
         Ok(resp) => resp,
         Err(e) => {
             return Ok(Some(format!(
@@ -64,32 +67,28 @@ pub(crate) async fn check_auth(
             )));
         }
     };
+    let Some(challenges) = auth_challenge(&resp) else {
+        return Ok(None);
+    };
     let status = resp.status();
-    if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
+    drop(resp);
+    if let Some(auth) = &shared.auth {
+        auth.begin(challenges).await?;
         return Ok(None);
     }
-    let challenge = resp
-        .headers()
-        .get(header::WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if status == StatusCode::FORBIDDEN && !challenge.contains("insufficient_scope") {
-        // A plain 403 is an authorization decision about a request, not a login problem.
-        return Ok(None);
-    }
-    let scheme = challenge
-        .split_whitespace()
-        .next()
-        .unwrap_or("no challenge");
+    let scheme = challenges
+        .first()
+        .map_or("no challenge", |c| c.scheme.as_str());
     let shown = redact::url(&config.remote);
-    let message = if has_token {
+    let message = if config.bearer_token.is_some() {
         format!(
             "the remote MCP server {shown} rejected the configured bearer token ({status}, \
              {scheme}); check `bearer_token`"
         )
     } else {
         format!(
-            "the remote MCP server {shown} requires authorization ({status}, {scheme}); {TOKEN_HINT}"
+            "the remote MCP server {shown} rejected the configured Authorization header \
+             ({status}, {scheme}); check `headers`"
         )
     };
     Err(Error::new(ErrorKind::AuthRequired, message).with_field("bearer_token"))

@@ -167,10 +167,7 @@ async fn forward(shared: &Arc<ProxyShared>, req: Request<Incoming>) -> Response<
 }
 
 async fn send(shared: &ProxyShared, req: UpstreamRequest) -> Result<Answer, ErrorAnswer> {
-    let resp = shared
-        .upstream
-        .send(req, shared.config.response_timeout)
-        .await?;
+    let resp = shared.send(req, shared.config.response_timeout).await?;
     Ok(Answer::Streaming(resp))
 }
 
@@ -238,7 +235,6 @@ async fn reinitialize(
         body: Some(body),
     };
     let resp = shared
-        .upstream
         .send(
             post(headers.clone(), session.init_request.clone()),
             config.response_timeout,
@@ -267,7 +263,6 @@ async fn reinitialize(
     let initialized =
         Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
     let resp = shared
-        .upstream
         .send(post(headers, initialized), config.response_timeout)
         .await
         .map_err(|e| e.message)?;

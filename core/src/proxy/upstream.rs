@@ -137,6 +137,7 @@ pub(crate) fn target_url(remote: &Url, path: Option<&str>, local_query: Option<&
 }
 
 /// One request to the remote.
+#[derive(Clone)]
 pub(crate) struct UpstreamRequest {
     pub method: Method,
     pub url: Url,

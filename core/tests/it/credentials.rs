@@ -35,6 +35,7 @@ fn manager_with(store: Arc<dyn SecretStore>) -> ProxyManager {
         ManagerOptions {
             state_dir: None,
             secret_store: Some(store),
+            ..Default::default()
         },
     )
     .unwrap()
@@ -57,7 +58,15 @@ async fn bare_bearer_challenge_without_token_fails_start_with_a_hint() {
     assert!(text.contains("requires authorization"), "{text}");
     assert!(text.contains("--remote-auth-bearer-token-file"), "{text}");
     assert!(text.contains("TOOLHIVE_REMOTE_AUTH_BEARER_TOKEN"), "{text}");
-    assert!(m.list().is_empty());
+    // The proxy is listed as failed, with the reason, and its port is released.
+    let listed = m.list();
+    assert_eq!(listed.len(), 1);
+    match &listed[0].state {
+        toolhive_core::ProxyState::Failed { reason } => {
+            assert!(reason.contains("requires authorization"))
+        }
+        other => panic!("expected failed, got {other}"),
+    }
 
     let mut wrong = probing(&up.url("/mcp"));
     wrong.bearer_token = Some(SecretRef::Value("not-it".into()));

@@ -21,6 +21,7 @@ fn saving_manager(dir: &Path) -> ProxyManager {
         ManagerOptions {
             state_dir: Some(dir.to_owned()),
             secret_store: None,
+            ..Default::default()
         },
     )
     .unwrap()
