@@ -102,6 +102,7 @@ fn manager(state_dir: Option<PathBuf>) -> Result<ProxyManager, Error> {
         ManagerOptions {
             state_dir: Some(state_dir),
             secret_store: None,
+            ..Default::default()
         },
     )
 }

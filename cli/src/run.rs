@@ -6,7 +6,9 @@ use std::process::{Command, Stdio};
 
 use clap::{Args, ValueEnum};
 use toolhive_core::secrets::SecretRef;
-use toolhive_core::{Error, ErrorKind, HeaderSource, ProxyConfig, ProxyManager, Transport};
+use toolhive_core::{
+    Error, ErrorKind, EventKind, HeaderSource, OAuthConfig, ProxyConfig, ProxyManager, Transport,
+};
 
 /// Environment variable read for the bearer token when no flag gives one (as ToolHive).
 const BEARER_ENV: &str = "TOOLHIVE_REMOTE_AUTH_BEARER_TOKEN";
@@ -53,6 +55,52 @@ pub struct RunArgs {
     /// Header whose value is a secret from the store, `Name=secret-name` (repeatable).
     #[arg(long = "remote-forward-headers-secret", value_name = "NAME=SECRET")]
     forward_headers_secret: Vec<String>,
+    /// Pre-registered OAuth client id.
+    #[arg(long, value_name = "ID")]
+    remote_auth_client_id: Option<String>,
+    /// OAuth client secret (prefer the -file flag: argv is visible to local users).
+    #[arg(
+        long,
+        value_name = "SECRET",
+        conflicts_with = "remote_auth_client_secret_file"
+    )]
+    remote_auth_client_secret: Option<String>,
+    /// File holding the OAuth client secret.
+    #[arg(long, value_name = "FILE")]
+    remote_auth_client_secret_file: Option<PathBuf>,
+    /// OIDC mode: the issuer to discover the authorization server from.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["remote_auth_authorize_url", "remote_auth_token_url"])]
+    remote_auth_issuer: Option<String>,
+    /// OAuth2 mode: the authorization endpoint (with --remote-auth-token-url).
+    #[arg(long, value_name = "URL", requires = "remote_auth_token_url")]
+    remote_auth_authorize_url: Option<String>,
+    /// OAuth2 mode: the token endpoint (with --remote-auth-authorize-url).
+    #[arg(long, value_name = "URL", requires = "remote_auth_authorize_url")]
+    remote_auth_token_url: Option<String>,
+    /// Scopes to request, comma-separated.
+    #[arg(long, value_name = "SCOPES", value_delimiter = ',')]
+    remote_auth_scopes: Vec<String>,
+    /// Send scopes under this parameter name instead of `scope` (Slack: user_scope).
+    #[arg(long, value_name = "NAME")]
+    remote_auth_scope_param_name: Option<String>,
+    /// RFC 8707 resource to request tokens for (default: the remote URL).
+    #[arg(long, value_name = "URI", conflicts_with = "remote_auth_no_resource")]
+    remote_auth_resource: Option<String>,
+    /// Do not send the RFC 8707 resource parameter (for servers that reject it).
+    #[arg(long)]
+    remote_auth_no_resource: bool,
+    /// Client ID Metadata Document URL, used as client_id where the server supports it.
+    #[arg(long, value_name = "URL")]
+    remote_auth_client_metadata_url: Option<String>,
+    /// Fixed local port for the OAuth callback.
+    #[arg(long, value_name = "PORT")]
+    remote_auth_callback_port: Option<u16>,
+    /// How long a login may take (e.g. 5m, 90s).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    remote_auth_timeout: Option<std::time::Duration>,
+    /// Do not open a browser; print the login URL on stderr instead.
+    #[arg(long)]
+    remote_auth_skip_browser: bool,
     /// Keep running in the background; print the URL and return.
     #[arg(long, short = 'd')]
     detach: bool,
@@ -110,6 +158,7 @@ impl RunArgs {
                 ProxyConfig::new(url)
             }
         };
+        self.apply_oauth(&mut config);
         if let Some(url) = self.url {
             config.remote_url = url;
         }
@@ -151,6 +200,64 @@ impl RunArgs {
     }
 }
 
+impl RunArgs {
+    fn apply_oauth(&self, config: &mut ProxyConfig) {
+        let given = self.remote_auth_client_id.is_some()
+            || self.remote_auth_client_secret.is_some()
+            || self.remote_auth_client_secret_file.is_some()
+            || self.remote_auth_issuer.is_some()
+            || self.remote_auth_authorize_url.is_some()
+            || !self.remote_auth_scopes.is_empty()
+            || self.remote_auth_scope_param_name.is_some()
+            || self.remote_auth_resource.is_some()
+            || self.remote_auth_no_resource
+            || self.remote_auth_client_metadata_url.is_some()
+            || self.remote_auth_callback_port.is_some()
+            || self.remote_auth_timeout.is_some()
+            || self.remote_auth_skip_browser;
+        if !given {
+            return;
+        }
+        let oauth = config.oauth.get_or_insert_with(OAuthConfig::default);
+        let set = |field: &mut Option<String>, value: &Option<String>| {
+            if value.is_some() {
+                field.clone_from(value);
+            }
+        };
+        set(&mut oauth.client_id, &self.remote_auth_client_id);
+        set(&mut oauth.issuer, &self.remote_auth_issuer);
+        set(&mut oauth.authorize_url, &self.remote_auth_authorize_url);
+        set(&mut oauth.token_url, &self.remote_auth_token_url);
+        set(
+            &mut oauth.scope_param_name,
+            &self.remote_auth_scope_param_name,
+        );
+        set(&mut oauth.resource, &self.remote_auth_resource);
+        set(
+            &mut oauth.client_metadata_url,
+            &self.remote_auth_client_metadata_url,
+        );
+        if let Some(secret) = &self.remote_auth_client_secret {
+            oauth.client_secret = Some(SecretRef::Value(secret.clone()));
+        } else if let Some(file) = &self.remote_auth_client_secret_file {
+            oauth.client_secret = Some(SecretRef::File(file.clone()));
+        }
+        if !self.remote_auth_scopes.is_empty() {
+            oauth.scopes.clone_from(&self.remote_auth_scopes);
+        }
+        if self.remote_auth_no_resource {
+            oauth.send_resource = false;
+        }
+        if let Some(port) = self.remote_auth_callback_port {
+            oauth.callback_port = Some(port);
+        }
+        if let Some(timeout) = self.remote_auth_timeout {
+            oauth.timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        }
+        oauth.skip_browser |= self.remote_auth_skip_browser;
+    }
+}
+
 pub async fn run(
     args: RunArgs,
     manager: ProxyManager,
@@ -168,7 +275,14 @@ pub async fn run(
                 .get(&name)
                 .ok_or_else(|| Error::new(ErrorKind::Internal, "restarted proxy vanished"))?
         }
-        None => manager.start(args.into_config()?).await?,
+        None => {
+            let config = args.into_config()?;
+            if config.oauth.as_ref().is_some_and(|o| o.skip_browser) {
+                // Subscribed before starting: the start-up probe may already need a login.
+                tokio::spawn(print_login_urls(manager.subscribe()));
+            }
+            manager.start(config).await?
+        }
     };
     announce(proxy.url());
     if std::env::var_os(DETACHED_ENV).is_some() {
@@ -195,6 +309,23 @@ fn silence_stdio() {
                 libc::dup2(null.as_raw_fd(), 1);
                 libc::dup2(null.as_raw_fd(), 2);
             }
+        }
+    }
+}
+
+/// With `--remote-auth-skip-browser` the core opens no browser; the user gets the URL here,
+/// exactly one line per login.
+async fn print_login_urls(mut events: tokio::sync::broadcast::Receiver<toolhive_core::ProxyEvent>) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                if let EventKind::AuthorizationRequired { url } = event.kind {
+                    eprintln!("Please open this URL in your browser: {url}");
+                }
+            }
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
         }
     }
 }

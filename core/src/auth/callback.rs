@@ -77,7 +77,10 @@ impl Callback {
                         let answer = answer(&req, &state, &slot);
                         async move { Ok::<_, Infallible>(answer) }
                     });
+                    // One request per connection: a browser must not carry a kept-alive
+                    // connection over to the next login's listener.
                     let _ = http1::Builder::new()
+                        .keep_alive(false)
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
                 });
