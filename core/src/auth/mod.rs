@@ -203,11 +203,6 @@ impl Authorizer {
         });
     }
 
-    /// The stored token if it has not expired (for the start-up probe: no refresh, no login).
-    pub(crate) fn usable_token(&self) -> Option<Arc<TokenSet>> {
-        self.current().filter(|t| !t.expired())
-    }
-
     fn current(&self) -> Option<Arc<TokenSet>> {
         self.token.read().unwrap_or_else(|p| p.into_inner()).clone()
     }

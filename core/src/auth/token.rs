@@ -13,10 +13,10 @@ use super::http::{form, send};
 /// their lifetime so a 5-second token is not refreshed the moment it arrives.
 const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
-fn now_secs() -> u64 {
+fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }
 
@@ -26,11 +26,11 @@ pub(crate) struct TokenSet {
     pub access_token: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
-    /// Unix seconds.
+    /// Unix milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<u64>,
-    /// Unix seconds.
-    pub issued_at: u64,
+    pub expires_at_ms: Option<u64>,
+    /// Unix milliseconds.
+    pub issued_at_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     /// The token endpoint that issued it: tokens are only used with what they were issued for.
@@ -41,7 +41,7 @@ pub(crate) struct TokenSet {
 impl std::fmt::Debug for TokenSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenSet")
-            .field("expires_at", &self.expires_at)
+            .field("expires_at_ms", &self.expires_at_ms)
             .field("has_refresh_token", &self.refresh_token.is_some())
             .field("scope", &self.scope)
             .finish()
@@ -50,21 +50,22 @@ impl std::fmt::Debug for TokenSet {
 
 impl TokenSet {
     pub(crate) fn expires_at_time(&self) -> Option<SystemTime> {
-        self.expires_at.map(|s| UNIX_EPOCH + Duration::from_secs(s))
+        self.expires_at_ms
+            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
     }
 
     /// Expired, or close enough to expiry that it should be refreshed before use.
     pub(crate) fn needs_refresh(&self) -> bool {
-        let Some(expires) = self.expires_at else {
+        let Some(expires) = self.expires_at_ms else {
             return false;
         };
-        let lifetime = expires.saturating_sub(self.issued_at);
-        let margin = REFRESH_MARGIN.as_secs().min(lifetime / 5);
-        now_secs() + margin >= expires
+        let lifetime = expires.saturating_sub(self.issued_at_ms);
+        let margin = (REFRESH_MARGIN.as_millis() as u64).min(lifetime / 5);
+        now_ms() + margin >= expires
     }
 
     pub(crate) fn expired(&self) -> bool {
-        self.expires_at.is_some_and(|e| now_secs() >= e)
+        self.expires_at_ms.is_some_and(|e| now_ms() >= e)
     }
 }
 
@@ -208,15 +209,17 @@ pub(crate) async fn request(
             said: "the token is not a bearer token".to_owned(),
         });
     }
-    let issued_at = now_secs();
+    let issued_at_ms = now_ms();
     Ok(TokenSet {
         access_token: raw.access_token,
         // Keep the old refresh token when the server does not rotate it.
         refresh_token: raw
             .refresh_token
             .or_else(|| previous_refresh.map(str::to_owned)),
-        expires_at: raw.expires_in.map(|s| issued_at + s),
-        issued_at,
+        expires_at_ms: raw
+            .expires_in
+            .map(|s| issued_at_ms + s.saturating_mul(1000)),
+        issued_at_ms,
         scope: raw.scope,
         token_endpoint: client.token_endpoint.clone(),
         client_id: client.client_id.clone(),
@@ -228,12 +231,12 @@ mod tests {
     use super::*;
 
     fn token(lifetime: u64, age: u64) -> TokenSet {
-        let now = now_secs();
+        let now = now_ms();
         TokenSet {
             access_token: "SECRET".into(),
             refresh_token: Some("SECRET2".into()),
-            expires_at: Some(now - age + lifetime),
-            issued_at: now - age,
+            expires_at_ms: Some(now - age * 1000 + lifetime * 1000),
+            issued_at_ms: now - age * 1000,
             scope: None,
             token_endpoint: "https://as/token".into(),
             client_id: "c".into(),

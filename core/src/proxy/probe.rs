@@ -46,7 +46,11 @@ pub(crate) async fn check_auth(shared: &ProxyShared) -> Result<Option<String>> {
             (Method::GET, None)
         }
     };
-    let token = shared.auth.as_ref().and_then(|a| a.usable_token());
+    // A stored token is refreshed first if it expired while the proxy was down.
+    let token = match &shared.auth {
+        Some(auth) => auth.bearer().await.ok().flatten(),
+        None => None,
+    };
     let request = with_bearer(
         UpstreamRequest {
             method,

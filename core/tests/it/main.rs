@@ -6,6 +6,7 @@ mod forwarding;
 mod legacy_sse;
 mod lifecycle;
 mod local_routes;
+mod oauth;
 mod secrets_in_output;
 mod sessions;
 mod state;
