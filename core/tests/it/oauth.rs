@@ -169,13 +169,10 @@ async fn rig() -> Rig {
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .map(str::to_owned);
             let latest = s.issued.lock().unwrap().last().cloned();
-            if token.is_some() && token == latest {
+            if let Some(token) = token.filter(|t| Some(t) == latest.as_ref()) {
                 json(
                     200,
-                    &format!(
-                        r#"{{"jsonrpc":"2.0","id":1,"result":{{"token":"{}"}}}}"#,
-                        token.unwrap()
-                    ),
+                    &format!(r#"{{"jsonrpc":"2.0","id":1,"result":{{"token":"{token}"}}}}"#),
                 )
             } else {
                 let mut r = json(401, r#"{"error":"invalid_token"}"#);
