@@ -186,7 +186,23 @@ impl ProxyConfig {
 
     /// Parse a JSON config; errors name the offending field (`health_check.interval_ms`).
     pub fn from_json(json: &str) -> Result<Self> {
-        let de = &mut serde_json::Deserializer::from_str(json);
+        Self::from_json_slice(json.as_bytes())
+    }
+
+    /// [`ProxyConfig::from_json`] for bytes that may not be UTF-8 (C callers): a bad byte in a
+    /// string is reported with the field it is in.
+    pub fn from_json_slice(json: &[u8]) -> Result<Self> {
+        let object = json
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_none_or(|b| *b == b'{');
+        if !object && serde_json::from_slice::<serde_json::Value>(json).is_ok() {
+            return Err(Error::new(
+                crate::ErrorKind::InvalidConfig,
+                "config must be a JSON object, e.g. {\"remote_url\": \"https://mcp.example.com/mcp\"}",
+            ));
+        }
+        let de = &mut serde_json::Deserializer::from_slice(json);
         serde_path_to_error::deserialize(de).map_err(|err| {
             let path = err.path().to_string();
             let inner = err.into_inner();
@@ -195,8 +211,8 @@ impl ProxyConfig {
             } else {
                 inner.to_string()
             };
-            // "." is serde_path_to_error's name for the document root.
-            if path == "." {
+            // `.` is the document root; `?` is where a syntax error left the path unknown.
+            if path == "." || path == "?" {
                 Error::new(crate::ErrorKind::InvalidConfig, message)
             } else {
                 Error::invalid(path, message)

@@ -217,6 +217,7 @@ impl ProxyManager {
         };
         let probe = config.source.probe_on_start;
         let proxy = self.spawn(config, upstream, log, auth, saved_config)?;
+        proxy.log_started();
         if self.inner.state.is_some() {
             self.ensure_control_socket();
         }

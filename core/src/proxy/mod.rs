@@ -308,12 +308,6 @@ impl Proxy {
         if let Some(check) = shared.config.health_check.clone() {
             runtime.spawn(health::monitor(shared.clone(), check).instrument(span));
         }
-        shared.log.info(format!(
-            "proxying {} ({}) at {}",
-            redact::url(&shared.config.remote),
-            shared.config.transport,
-            shared.local_url
-        ));
         shared.set_state(ProxyState::Running);
         Ok(Proxy { shared })
     }
@@ -387,6 +381,18 @@ impl Proxy {
 
     pub(crate) fn log_warning(&self, message: String) {
         self.shared.log.warn(message);
+    }
+
+    /// The first log line; logged by the manager once it released its locks, because a host's
+    /// log callback may call back into the manager.
+    pub(crate) fn log_started(&self) {
+        let shared = &self.shared;
+        shared.log.info(format!(
+            "proxying {} ({}) at {}",
+            redact::url(&shared.config.remote),
+            shared.config.transport,
+            shared.local_url
+        ));
     }
 
     /// Recent log lines (oldest first), at most [`crate::LOG_RING_CAPACITY`].

@@ -31,6 +31,13 @@ fn unknown_and_mistyped_fields_are_named() {
     assert!(err.to_string().contains("remote_url"), "{err}");
     let err = invalid_json("{not json");
     assert!(err.to_string().contains("not valid JSON"), "{err}");
+    let err = invalid_json("{");
+    assert_eq!(err.field(), None, "{err}");
+    assert!(err.to_string().contains("not valid JSON"), "{err}");
+    let err = invalid_json("[]");
+    assert!(err.to_string().contains("must be a JSON object"), "{err}");
+    let err = ProxyConfig::from_json_slice(b"{\"remote_url\":\"https://h/\xff\"}").unwrap_err();
+    assert_eq!(err.field(), Some("remote_url"), "{err}");
 }
 
 fn invalid(config: ProxyConfig) -> toolhive_core::Error {
