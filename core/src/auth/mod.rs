@@ -87,6 +87,15 @@ impl std::fmt::Debug for Authorizer {
     }
 }
 
+/// Listen again on the port of `redirect_uri` (a second attempt within one login).
+async fn rebind(redirect_uri: &str) -> Result<callback::Callback> {
+    let port = Url::parse(redirect_uri)
+        .ok()
+        .and_then(|u| u.port())
+        .unwrap_or(0);
+    callback::Callback::bind(port, false).await
+}
+
 /// Everything [`Authorizer::new`] needs.
 pub(crate) struct AuthorizerParts {
     pub proxy: String,
@@ -526,16 +535,7 @@ impl Authorizer {
                 {
                     self.log.warn(format!("the server refused the client metadata document ({code} {said}); registering instead"));
                     skip_cimd = true;
-                    cb = Some(
-                        callback::Callback::bind(
-                            Url::parse(&redirect_uri)
-                                .ok()
-                                .and_then(|u| u.port())
-                                .unwrap_or(0),
-                            false,
-                        )
-                        .await?,
-                    );
+                    cb = Some(rebind(&redirect_uri).await?);
                     continue;
                 }
                 callback::Outcome::Refused { code, said } => {
@@ -563,16 +563,7 @@ impl Authorizer {
                 {
                     self.log.warn("the server refused the client metadata document at the token endpoint; registering instead");
                     skip_cimd = true;
-                    cb = Some(
-                        callback::Callback::bind(
-                            Url::parse(&redirect_uri)
-                                .ok()
-                                .and_then(|u| u.port())
-                                .unwrap_or(0),
-                            false,
-                        )
-                        .await?,
-                    );
+                    cb = Some(rebind(&redirect_uri).await?);
                 }
                 Err(e) => {
                     return Err(Error::new(

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Response, StatusCode};
+use http::{Response, StatusCode};
 
 use super::ProxyShared;
 use super::body::{Body, json};
-use super::upstream::{self, UpstreamRequest, set_header};
+use super::upstream::{self, UpstreamRequest};
 use crate::config::HealthCheck;
 use crate::state::ProxyState;
 
@@ -28,21 +28,10 @@ const LIVE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// POST a JSON-RPC `ping`. A stateless remote must answer it; a stateful one may refuse a
 /// session-less request (400), which still proves it is up. 5xx and no answer are failures.
 async fn probe(shared: &ProxyShared, timeout: Duration) -> Result<(), String> {
-    let mut headers = HeaderMap::new();
-    set_header(
-        &mut headers,
-        "accept",
-        "application/json, text/event-stream",
+    let request = UpstreamRequest::json_post(
+        shared.config.remote.clone(),
+        Bytes::from_static(br#"{"jsonrpc":"2.0","id":"toolhive-health","method":"ping"}"#),
     );
-    set_header(&mut headers, "content-type", "application/json");
-    let request = UpstreamRequest {
-        method: Method::POST,
-        url: shared.config.remote.clone(),
-        headers,
-        body: Some(Bytes::from_static(
-            br#"{"jsonrpc":"2.0","id":"toolhive-health","method":"ping"}"#,
-        )),
-    };
     let exchange = async {
         let resp = shared
             .upstream

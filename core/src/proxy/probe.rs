@@ -25,25 +25,20 @@ pub(crate) const TOKEN_HINT: &str = "supply a token with `bearer_token` in the c
 /// `Ok(Some(warning))` when the remote could not be asked at all.
 pub(crate) async fn check_auth(shared: &ProxyShared) -> Result<Option<String>> {
     let config = &shared.config;
-    let mut headers = HeaderMap::new();
-    let (method, body) = match config.transport {
-        Transport::StreamableHttp => {
-            set_header(
-                &mut headers,
-                "accept",
-                "application/json, text/event-stream",
-            );
-            set_header(&mut headers, "content-type", "application/json");
-            (
-                Method::POST,
-                Some(Bytes::from_static(
-                    br#"{"jsonrpc":"2.0","id":"toolhive-probe","method":"ping"}"#,
-                )),
-            )
-        }
+    let request = match config.transport {
+        Transport::StreamableHttp => UpstreamRequest::json_post(
+            config.remote.clone(),
+            Bytes::from_static(br#"{"jsonrpc":"2.0","id":"toolhive-probe","method":"ping"}"#),
+        ),
         Transport::Sse => {
+            let mut headers = HeaderMap::new();
             set_header(&mut headers, "accept", "text/event-stream");
-            (Method::GET, None)
+            UpstreamRequest {
+                method: Method::GET,
+                url: config.remote.clone(),
+                headers,
+                body: None,
+            }
         }
     };
     // A stored token is refreshed first if it expired while the proxy was down.
@@ -51,15 +46,7 @@ pub(crate) async fn check_auth(shared: &ProxyShared) -> Result<Option<String>> {
         Some(auth) => auth.bearer().await.ok().flatten(),
         None => None,
     };
-    let request = with_bearer(
-        UpstreamRequest {
-            method,
-            url: config.remote.clone(),
-            headers,
-            body,
-        },
-        token.as_deref(),
-    );
+    let request = with_bearer(request, token.as_deref());
     let timeout = config.response_timeout.min(PROBE_TIMEOUT);
     // Only the status line matters; the response (maybe an endless stream) is dropped.
     let resp = match shared.upstream.send(request, timeout).await {

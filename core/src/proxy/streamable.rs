@@ -221,24 +221,9 @@ async fn reinitialize(
         return Ok(current);
     }
     let config = &shared.config;
-    let mut headers = HeaderMap::new();
-    set_header(
-        &mut headers,
-        "accept",
-        "application/json, text/event-stream",
-    );
-    set_header(&mut headers, "content-type", "application/json");
-    let post = |headers: HeaderMap, body: Bytes| UpstreamRequest {
-        method: Method::POST,
-        url: config.remote.clone(),
-        headers,
-        body: Some(body),
-    };
+    let init = UpstreamRequest::json_post(config.remote.clone(), session.init_request.clone());
     let resp = shared
-        .send(
-            post(headers.clone(), session.init_request.clone()),
-            config.response_timeout,
-        )
+        .send(init, config.response_timeout)
         .await
         .map_err(|e| e.message)?;
     if !resp.status().is_success() {
@@ -253,17 +238,19 @@ async fn reinitialize(
     // Drain the answer so the remote sees the exchange complete.
     upstream::read_small(resp, 1024 * 1024).await;
 
-    set_header(&mut headers, MCP_SESSION_ID, &fresh);
+    let mut initialized = UpstreamRequest::json_post(
+        config.remote.clone(),
+        Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
+    );
+    set_header(&mut initialized.headers, MCP_SESSION_ID, &fresh);
     if let Some(version) = client_headers
         .get(MCP_PROTOCOL_VERSION)
         .and_then(|v| v.to_str().ok())
     {
-        set_header(&mut headers, MCP_PROTOCOL_VERSION, version);
+        set_header(&mut initialized.headers, MCP_PROTOCOL_VERSION, version);
     }
-    let initialized =
-        Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
     let resp = shared
-        .send(post(headers, initialized), config.response_timeout)
+        .send(initialized, config.response_timeout)
         .await
         .map_err(|e| e.message)?;
     if !resp.status().is_success() {

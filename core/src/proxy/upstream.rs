@@ -145,6 +145,26 @@ pub(crate) struct UpstreamRequest {
     pub body: Option<Bytes>,
 }
 
+impl UpstreamRequest {
+    /// A JSON-RPC POST of the proxy's own (probes, re-initialization), with the `Accept` an
+    /// MCP client sends.
+    pub(crate) fn json_post(url: Url, body: Bytes) -> Self {
+        let mut headers = HeaderMap::new();
+        set_header(
+            &mut headers,
+            "accept",
+            "application/json, text/event-stream",
+        );
+        set_header(&mut headers, "content-type", "application/json");
+        UpstreamRequest {
+            method: Method::POST,
+            url,
+            headers,
+            body: Some(body),
+        }
+    }
+}
+
 /// The remote as one proxy sees it: the shared HTTP client plus what every request carries.
 pub(crate) struct Upstream {
     client: reqwest::Client,
