@@ -405,3 +405,54 @@ async fn transient_refresh_failure_is_auth_retrying_with_503() {
     until_ok(p.url()).await;
     let _ = &rig.auth_server;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_registration_is_repaired_by_registering_again() {
+    let rig = rig().await;
+    let store: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
+    store
+        .set(
+            "proxy/other/oauth_token",
+            toolhive_core::secrets::Secret::new("{}"),
+        )
+        .await
+        .unwrap();
+    let (m, logins) = manager_with_browser(store.clone());
+    let p = m.start(config(&rig)).await.unwrap();
+    until_ok(p.url()).await;
+    assert_eq!(rig.state.registrations.load(Ordering::SeqCst), 1);
+
+    // The server forgot the client: the refresh answers invalid_client.
+    *rig.state.refresh_fails_with.lock().unwrap() = Some((401, "invalid_client"));
+    rig.state.issued.lock().unwrap().push("revoked".into());
+    let resp = call(p.url()).await;
+    *rig.state.refresh_fails_with.lock().unwrap() = None;
+    assert_eq!(
+        resp.status(),
+        200,
+        "the waiting request got the new login's token"
+    );
+    assert_eq!(
+        rig.state.registrations.load(Ordering::SeqCst),
+        2,
+        "registered again"
+    );
+    assert_eq!(logins.load(Ordering::SeqCst), 2);
+    let client = store
+        .get("proxy/oauth/oauth_client")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        client.expose().contains("client-1"),
+        "the new registration was stored"
+    );
+    assert!(
+        store
+            .get("proxy/other/oauth_token")
+            .await
+            .unwrap()
+            .is_some(),
+        "other proxies' tokens untouched"
+    );
+}
