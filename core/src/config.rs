@@ -371,7 +371,7 @@ fn parse_remote_url(raw: &str, allow_http: bool) -> Result<Url> {
                     FIELD,
                     format!(
                         "plain http to the non-loopback host `{}` is refused; use https, or set \
-                         allow_http (--allow-http) if you really mean it",
+                         allow_http (CLI: --allow-http) if you really mean it",
                         url.host_str().unwrap_or_default()
                     ),
                 ));

@@ -39,7 +39,7 @@ impl Callback {
             let what = if fixed {
                 format!(
                     "the OAuth callback port {port} is busy ({e}); free it or choose another \
-                     (oauth.callback_port / --remote-auth-callback-port)"
+                     (oauth.callback_port, CLI: --remote-auth-callback-port)"
                 )
             } else {
                 format!("cannot listen for the OAuth callback: {e}")

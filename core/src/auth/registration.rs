@@ -56,11 +56,11 @@ pub(crate) async fn identify(
             ErrorKind::AuthRequired,
             format!(
                 "the authorization server {} offers no dynamic client registration{}; configure a \
-                 client id (oauth.client_id / --remote-auth-client-id, with its secret if it has one){}",
+                 client id (oauth.client_id, CLI: --remote-auth-client-id, with its secret if it has one){}",
                 info.issuer,
                 if info.cimd_supported { "" } else { " and no client metadata documents" },
                 if info.cimd_supported {
-                    " or a client metadata URL (oauth.client_metadata_url / --remote-auth-client-metadata-url)"
+                    " or a client metadata URL (oauth.client_metadata_url, CLI: --remote-auth-client-metadata-url)"
                 } else {
                     ""
                 }

@@ -3,6 +3,8 @@
 
 mod env;
 mod file;
+#[cfg(feature = "keyring")]
+mod keyring;
 mod memory;
 mod reference;
 
@@ -11,6 +13,8 @@ use std::pin::Pin;
 
 pub use env::EnvStore;
 pub use file::FileStore;
+#[cfg(feature = "keyring")]
+pub use keyring::KeyringStore;
 pub use memory::MemoryStore;
 pub use reference::SecretRef;
 
@@ -103,4 +107,92 @@ pub async fn delete_proxy_secrets(store: &dyn SecretStore, proxy: &str) -> Resul
 
 pub(crate) fn store_error(store: &str, what: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Secret, format!("{store} secret store: {what}"))
+}
+
+/// Which secret store a surface asked for: `auto`, `keyring` or `file`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreChoice {
+    /// The OS keyring when one is reachable and unlocked, else the file store.
+    #[default]
+    Auto,
+    /// The OS keyring; an error when there is none.
+    Keyring,
+    /// The file store in the state directory.
+    File,
+}
+
+impl StoreChoice {
+    /// The names [`StoreChoice`] parses from, in order.
+    pub const NAMES: [&str; 3] = ["auto", "keyring", "file"];
+
+    /// `auto`, `keyring` or `file`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreChoice::Auto => "auto",
+            StoreChoice::Keyring => "keyring",
+            StoreChoice::File => "file",
+        }
+    }
+}
+
+impl std::fmt::Display for StoreChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for StoreChoice {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(StoreChoice::Auto),
+            "keyring" => Ok(StoreChoice::Keyring),
+            "file" => Ok(StoreChoice::File),
+            other => Err(Error::invalid(
+                "secret_store",
+                format!("`{other}` is not a secret store; use auto, keyring or file"),
+            )),
+        }
+    }
+}
+
+/// The store for `choice`, in the form [`crate::ManagerOptions::secret_store`] takes: the OS
+/// keyring store, or `None` for the manager's default, the file store in its state directory.
+///
+/// `Auto` takes the keyring only when it answers within a few seconds (`KeyringStore::connect`)
+/// and its default collection is unlocked, so a headless machine (no session bus, or a keyring
+/// daemon nobody unlocked) quietly gets the file store. In a build without the `keyring`
+/// feature, `Auto` is the file store and `Keyring` an error.
+pub async fn select_store(choice: StoreChoice) -> Result<Option<std::sync::Arc<dyn SecretStore>>> {
+    match choice {
+        StoreChoice::File => Ok(None),
+        #[cfg(feature = "keyring")]
+        StoreChoice::Keyring => Ok(Some(std::sync::Arc::new(KeyringStore::connect().await?))),
+        #[cfg(feature = "keyring")]
+        StoreChoice::Auto => {
+            let usable = match KeyringStore::connect().await {
+                Ok(store) => match store.is_locked().await {
+                    Ok(false) => Ok(store),
+                    Ok(true) => Err("the keyring is locked".to_owned()),
+                    Err(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            match usable {
+                Ok(store) => Ok(Some(std::sync::Arc::new(store))),
+                Err(why) => {
+                    tracing::debug!(%why, "no usable OS keyring; using the file secret store");
+                    Ok(None)
+                }
+            }
+        }
+        #[cfg(not(feature = "keyring"))]
+        StoreChoice::Keyring => Err(store_error(
+            "keyring",
+            "this build has no keyring support (toolhive-core feature `keyring`)",
+        )),
+        #[cfg(not(feature = "keyring"))]
+        StoreChoice::Auto => Ok(None),
+    }
 }
