@@ -209,7 +209,13 @@ impl ProxyConfig {
             let message = if inner.is_syntax() || inner.is_eof() {
                 format!("config is not valid JSON: {inner}")
             } else {
-                inner.to_string()
+                // The field already says where; "at line 1 column 13" means nothing to a
+                // Python or Node caller who never wrote JSON.
+                let text = inner.to_string();
+                match text.rfind(" at line ") {
+                    Some(i) => text[..i].to_owned(),
+                    None => text,
+                }
             };
             // `.` is the document root; `?` is where a syntax error left the path unknown.
             if path == "." || path == "?" {

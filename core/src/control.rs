@@ -95,20 +95,11 @@ pub(crate) async fn request(socket: &Path, op: Op, name: &str) -> Result<()> {
 }
 
 fn kind_from_str(kind: &str) -> ErrorKind {
-    [
-        ErrorKind::InvalidConfig,
-        ErrorKind::NameInUse,
-        ErrorKind::AddressInUse,
-        ErrorKind::NotFound,
-        ErrorKind::Upstream,
-        ErrorKind::Io,
-        ErrorKind::Secret,
-        ErrorKind::AuthRequired,
-        ErrorKind::State,
-    ]
-    .into_iter()
-    .find(|k| k.as_str() == kind)
-    .unwrap_or(ErrorKind::Internal)
+    ErrorKind::ALL
+        .iter()
+        .copied()
+        .find(|k| k.as_str() == kind)
+        .unwrap_or(ErrorKind::Internal)
 }
 
 /// Serve control requests on `socket` with `handle` until the returned guard is dropped.

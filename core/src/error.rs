@@ -33,6 +33,20 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in the order they were added (bindings build one exception class each).
+    pub const ALL: &'static [ErrorKind] = &[
+        ErrorKind::InvalidConfig,
+        ErrorKind::NameInUse,
+        ErrorKind::AddressInUse,
+        ErrorKind::NotFound,
+        ErrorKind::Upstream,
+        ErrorKind::Io,
+        ErrorKind::Internal,
+        ErrorKind::Secret,
+        ErrorKind::AuthRequired,
+        ErrorKind::State,
+    ];
+
     /// A stable snake_case name, used as error code in bindings and logs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,6 +61,19 @@ impl ErrorKind {
             ErrorKind::AuthRequired => "auth_required",
             ErrorKind::State => "state",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_kinds_have_distinct_names() {
+        let mut names: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
     }
 }
 

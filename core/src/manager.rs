@@ -221,16 +221,24 @@ impl ProxyManager {
         if self.inner.state.is_some() {
             self.ensure_control_socket();
         }
+        // From here the proxy serves; if this future is dropped before `start` returns (a
+        // timeout, a cancelled binding call), the guard stops it instead of leaking it.
+        let guard = StartGuard {
+            proxy: Some(proxy.clone()),
+            runtime: self.inner.runtime.clone(),
+        };
         if probe {
             match proxy.probe().await {
                 Ok(None) => {}
                 Ok(Some(warning)) => proxy.log_warning(warning),
                 Err(e) => {
+                    guard.disarm();
                     proxy.fail(e.to_string()).await;
                     return Err(e);
                 }
             }
         }
+        guard.disarm();
         Ok(proxy)
     }
 
@@ -604,6 +612,28 @@ impl ProxyManager {
 
     fn proxies(&self) -> MutexGuard<'_, BTreeMap<String, Proxy>> {
         self.inner.proxies.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Stops a proxy whose `start` was abandoned half-way.
+struct StartGuard {
+    proxy: Option<Proxy>,
+    runtime: Handle,
+}
+
+impl StartGuard {
+    fn disarm(mut self) {
+        self.proxy = None;
+    }
+}
+
+impl Drop for StartGuard {
+    fn drop(&mut self) {
+        if let Some(proxy) = self.proxy.take() {
+            self.runtime.spawn(async move {
+                proxy.fail("start was cancelled".to_owned()).await;
+            });
+        }
     }
 }
 

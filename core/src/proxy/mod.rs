@@ -414,19 +414,25 @@ impl Proxy {
     /// within `stop_grace_ms`, release the port. Stopping a stopped proxy does nothing;
     /// concurrent calls all return once it is stopped.
     pub async fn stop(&self) {
-        let mut server = self.shared.server.lock().await;
-        let Some(task) = server.take() else {
-            return;
-        };
-        self.shared.set_state(ProxyState::Stopping);
-        self.shared.shutdown.cancel();
-        if let Err(err) = task.await {
-            self.shared
-                .log
-                .error(format!("the serving task ended abnormally: {err}"));
-        }
-        self.shared.log.info("stopped");
-        self.shared.set_state(ProxyState::Stopped);
+        // The stopping runs as its own task: a caller that gives up waiting (a timeout, a
+        // cancelled binding call) must not leave the proxy half-stopped.
+        let shared = self.shared.clone();
+        let stopping = tokio::spawn(async move {
+            let mut server = shared.server.lock().await;
+            let Some(task) = server.take() else {
+                return;
+            };
+            shared.set_state(ProxyState::Stopping);
+            shared.shutdown.cancel();
+            if let Err(err) = task.await {
+                shared
+                    .log
+                    .error(format!("the serving task ended abnormally: {err}"));
+            }
+            shared.log.info("stopped");
+            shared.set_state(ProxyState::Stopped);
+        });
+        let _ = stopping.await;
     }
 
     /// Start closing without waiting (used when the manager is dropped).

@@ -202,7 +202,6 @@ async fn list(ss: Service, service: &str) -> std::result::Result<Vec<String>, Fa
         }
     }
     keys.sort();
-    keys.dedup();
     Ok(keys)
 }
 

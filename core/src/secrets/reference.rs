@@ -83,8 +83,8 @@ impl SecretRef {
                     return Err(Error::new(
                         ErrorKind::Secret,
                         format!(
-                            "secret `{key}` is not in the {} secret store; set it with \
-                             `toolhive secret set {key}`",
+                            "secret `{key}` is not in the {} secret store; store it there \
+                             first (CLI: `toolhive secret set {key}`)",
                             store.kind()
                         ),
                     )

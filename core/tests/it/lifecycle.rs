@@ -253,3 +253,33 @@ async fn events_and_infos_have_a_stable_json_shape() {
         r#"{"state":"failed","reason":"boom"}"#
     );
 }
+
+/// A caller that gives up on `start` or `stop` (timeout, cancelled binding call) leaves no
+/// half-started or half-stopped proxy behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_start_and_stop_leave_nothing_half_done() {
+    let hang = upstream(|_| async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        json(200, "{}")
+    })
+    .await;
+    let m = manager();
+    let mut config = ProxyConfig::new(hang.url("/mcp"));
+    config.name = Some("slow".into());
+    // The start-up probe hangs on the remote; give up waiting for `start`.
+    let gave_up = tokio::time::timeout(Duration::from_millis(300), m.start(config)).await;
+    assert!(gave_up.is_err());
+    eventually("the abandoned start is stopped", || {
+        m.get("slow").is_some_and(|p| !p.state().is_active())
+    })
+    .await;
+
+    let up = upstream(|_| async { json(200, "{}") }).await;
+    let p = proxy(&m, &up.url("/mcp"), |c| c.name = Some("quick".into())).await;
+    let stop = p.clone();
+    let _ = tokio::time::timeout(Duration::from_millis(1), async move { stop.stop().await }).await;
+    eventually("stopped even though nobody waited", || {
+        p.state() == ProxyState::Stopped
+    })
+    .await;
+}
