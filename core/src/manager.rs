@@ -225,7 +225,7 @@ impl ProxyManager {
         // timeout, a cancelled binding call), the guard stops it instead of leaking it.
         let guard = StartGuard {
             proxy: Some(proxy.clone()),
-            runtime: self.inner.runtime.clone(),
+            manager: self.clone(),
         };
         if probe {
             match proxy.probe().await {
@@ -615,10 +615,10 @@ impl ProxyManager {
     }
 }
 
-/// Stops a proxy whose `start` was abandoned half-way.
+/// Stops and forgets a proxy whose `start` was abandoned half-way: the caller never got it.
 struct StartGuard {
     proxy: Option<Proxy>,
-    runtime: Handle,
+    manager: ProxyManager,
 }
 
 impl StartGuard {
@@ -630,8 +630,13 @@ impl StartGuard {
 impl Drop for StartGuard {
     fn drop(&mut self) {
         if let Some(proxy) = self.proxy.take() {
-            self.runtime.spawn(async move {
+            let manager = self.manager.clone();
+            self.manager.inner.runtime.spawn(async move {
                 proxy.fail("start was cancelled".to_owned()).await;
+                let mut proxies = manager.proxies();
+                if proxies.get(proxy.name()).is_some_and(|p| p.same_as(&proxy)) {
+                    proxies.remove(proxy.name());
+                }
             });
         }
     }

@@ -435,6 +435,11 @@ impl Proxy {
         let _ = stopping.await;
     }
 
+    /// True when both handles are the same proxy.
+    pub(crate) fn same_as(&self, other: &Proxy) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// Start closing without waiting (used when the manager is dropped).
     pub(crate) fn begin_stop(&self) {
         self.shared.shutdown.cancel();
