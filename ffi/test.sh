@@ -171,7 +171,7 @@ run_test() { # label, command...: runs it, shows the output, counts the result
 stage "tests under AddressSanitizer + UBSan (libtoolhive.a and libtoolhive.so)"
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-for t in test_api test_callbacks test_threads test_cxx; do
+for t in test_api test_callbacks test_threads test_manage test_secrets test_cxx; do
   for kind in asan-static asan-shared; do
     run_test "$t ($kind)" "$BUILD/$t-$kind"
   done
@@ -180,7 +180,7 @@ done
 stage "tests under valgrind memcheck (libtoolhive.so; zero errors, zero definite/indirect leaks)"
 # No suppressions: "possibly lost" blocks (the tracing subscriber's slab, installed once per
 # process) are not counted; definite and indirect leaks and every memory error are.
-for t in test_api test_callbacks test_threads test_cxx; do
+for t in test_api test_callbacks test_threads test_manage test_secrets test_cxx; do
   run_test "$t (valgrind)" valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
     --fair-sched=yes "$BUILD/$t-shared"
 done

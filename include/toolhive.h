@@ -10,12 +10,16 @@
  *   with toolhive_error_free); on success `*err` is not touched. Output parameters are written
  *   only on success. A panic inside the library becomes TOOLHIVE_STATUS_PANIC, never an abort.
  *
- * Ownership. Objects returned through `**out` parameters (runtime, proxy, list, log lines,
- *   options, error) are owned by the caller and freed with their own *_free function; every
- *   *_free(NULL) is a no-op. Strings returned as `const char *` are never freed by the caller:
- *   each function says how long its string lives ("static": forever; "borrowed from X": until
- *   X is freed; in callbacks: until the callback returns). Strings passed in are NUL-terminated
- *   UTF-8, validated, and copied when kept; pointers passed in are not retained after the call.
+ * Ownership. Objects returned through `**out` parameters (runtime, proxy, list, proxy info,
+ *   log lines, log follow, restore results, state errors, string lists, options, error) are
+ *   owned by the caller and freed with their own *_free function; every *_free(NULL) is a
+ *   no-op. Entries of lists come back as `const X *`, borrowed from their list: never free
+ *   them. Strings returned as `const char *` are never freed by the caller: each function says
+ *   how long its string lives ("static": forever; "borrowed from X": until X is freed; in
+ *   callbacks: until the callback returns); the few returned as `char *` are owned and freed
+ *   with toolhive_string_free. Strings passed in are NUL-terminated UTF-8, validated, and
+ *   copied when kept; pointers passed in are not retained after the call (a
+ *   toolhive_secret_store struct is copied; its userdata is kept, see there).
  *
  * NULL. Every pointer argument is checked: a NULL required argument gives
  *   TOOLHIVE_STATUS_NULL_ARGUMENT (the error names the parameter); accessors given NULL return
@@ -23,21 +27,27 @@
  *
  * Threads. A toolhive_runtime owns worker threads; every function taking a
  *   `const toolhive_runtime *` or a proxy handle may be called from several threads at once
- *   (only toolhive_runtime_free needs exclusive use of its runtime). Lists, log-line snapshots
+ *   (only toolhive_runtime_free needs exclusive use of its runtime). Lists, snapshots, results
  *   and errors are immutable and may be read from several threads. Options objects are for one
  *   thread at a time.
  *
  * Callbacks. The log callback runs on the library's log thread, each runtime's event callback
- *   on that runtime's event thread: never on the caller's threads, never concurrently with
- *   itself. They receive the `void *userdata` given when they were set; the optional
- *   userdata destructor is called once, after the callback's last call. Inside a callback,
- *   non-blocking functions may be called; blocking ones (toolhive_runtime_new,
- *   toolhive_runtime_start, toolhive_proxy_stop, toolhive_runtime_set_event_callback) return
- *   TOOLHIVE_STATUS_IN_CALLBACK instead of deadlocking, and toolhive_runtime_free finishes on a
- *   background thread. Callbacks must not unwind (no C++ exceptions, no longjmp).
+ *   on that runtime's event thread, each log follow's callback on that follow's thread: never
+ *   on the caller's threads, never concurrently with itself. A host secret store's callbacks
+ *   run on the runtime's worker threads, possibly several at once (they must be thread-safe).
+ *   They receive the `void *userdata` given when they were set; the optional userdata
+ *   destructor is called once, after the last call. Inside a callback, non-blocking functions
+ *   may be called; blocking ones (toolhive_runtime_new, toolhive_runtime_start,
+ *   toolhive_runtime_stop/_restart/_remove/_restore, the secret operations,
+ *   toolhive_proxy_stop, toolhive_runtime_set_event_callback) return
+ *   TOOLHIVE_STATUS_IN_CALLBACK instead of deadlocking, and toolhive_runtime_free and
+ *   toolhive_log_follow_free do not wait (the rest finishes on library threads). Callbacks
+ *   must not unwind (no C++ exceptions, no longjmp).
  *
  * Versions. TOOLHIVE_VERSION_MAJOR/MINOR/PATCH give the header's version and
- *   toolhive_version() the library's; numbers of enums are never reused (append-only).
+ *   toolhive_version() the library's; numbers of enums are never reused (append-only); the one
+ *   struct the host fills in, toolhive_secret_store, carries a version and only grows at the
+ *   end.
  */
 
 
@@ -64,6 +74,13 @@
  * Patch version of the library this header belongs to.
  */
 #define TOOLHIVE_VERSION_PATCH 0
+
+/**
+ * The version of `toolhive_secret_store` this header describes: put it in the struct's
+ * `version` field. Later versions only append fields, and the library keeps accepting the
+ * versions it accepted before.
+ */
+#define TOOLHIVE_SECRET_STORE_VERSION 1
 
 /**
  * The result of a fallible toolhive function.
@@ -183,9 +200,20 @@ typedef struct toolhive_error toolhive_error;
 typedef struct toolhive_event toolhive_event;
 
 /**
- * One line of a `toolhive_log_lines` snapshot.
+ * A running follow of a proxy's log (from `toolhive_runtime_follow_logs`).
  *
- * Ownership: borrowed from its snapshot; valid until the snapshot is freed.
+ * Owned by the caller: free it with `toolhive_log_follow_free` (which ends the follow).
+ * `toolhive_log_follow_cancel` may be called from any thread, also concurrently and from
+ * inside the follow's own callback; `toolhive_log_follow_free` must be the last call.
+ */
+typedef struct toolhive_log_follow toolhive_log_follow;
+
+/**
+ * One log line: of a `toolhive_log_lines` snapshot, or passed to a
+ * `toolhive_log_follow_callback`.
+ *
+ * Ownership: borrowed from its snapshot (valid until the snapshot is freed), or, in a follow
+ * callback, valid only until the callback returns.
  */
 typedef struct toolhive_log_line toolhive_log_line;
 
@@ -217,19 +245,41 @@ typedef struct toolhive_log_record toolhive_log_record;
 typedef struct toolhive_proxy toolhive_proxy;
 
 /**
- * One entry of a `toolhive_proxy_list`.
+ * A snapshot of one proxy: an entry of a `toolhive_proxy_list`, or a standalone snapshot.
  *
- * Ownership: borrowed from its list; it and its strings are valid until the list is freed.
+ * Ownership: an entry of a list (`const toolhive_proxy_info *` from `toolhive_proxy_list_get`)
+ * is borrowed from its list: it and its strings are valid until the list is freed, and it must
+ * never be passed to `toolhive_proxy_info_free`. A standalone snapshot (`toolhive_proxy_info *`
+ * from `toolhive_runtime_info`, `toolhive_runtime_restart`, `toolhive_proxy_get_info`) is owned
+ * by the caller: free it with `toolhive_proxy_info_free`; its strings are borrowed from it.
+ * Immutable: may be read from several threads at once.
  */
 typedef struct toolhive_proxy_info toolhive_proxy_info;
 
 /**
- * A snapshot of a runtime's proxies (from `toolhive_runtime_list`), sorted by name.
+ * A snapshot of a runtime's proxies (from `toolhive_runtime_list`), sorted by name: those of
+ * this runtime and, with a state directory, those saved there or served by other processes.
  *
  * Owned by the caller: free it with `toolhive_proxy_list_free`. Immutable: may be read from
  * several threads at once.
  */
 typedef struct toolhive_proxy_list toolhive_proxy_list;
+
+/**
+ * One entry of `toolhive_restore_results`.
+ *
+ * Ownership: borrowed from its results; it, its strings and its error are valid until the
+ * results are freed.
+ */
+typedef struct toolhive_restore_result toolhive_restore_result;
+
+/**
+ * The outcome of `toolhive_runtime_restore`: one entry per saved proxy it tried to start.
+ *
+ * Owned by the caller: free it with `toolhive_restore_results_free`. Immutable: may be read
+ * from several threads at once.
+ */
+typedef struct toolhive_restore_results toolhive_restore_results;
 
 /**
  * A toolhive runtime: owns worker threads (a tokio multi-thread runtime) and every proxy
@@ -252,10 +302,145 @@ typedef struct toolhive_runtime toolhive_runtime;
 typedef struct toolhive_runtime_options toolhive_runtime_options;
 
 /**
+ * What the host secret store's callbacks answer through (see `toolhive_secret_store`).
+ *
+ * Ownership: owned by the library and passed to one callback call; valid only until that call
+ * returns. Use it only on the thread running the callback.
+ */
+typedef struct toolhive_secret_reply toolhive_secret_reply;
+
+/**
+ * One entry of `toolhive_state_errors`.
+ *
+ * Ownership: borrowed from its list; it and its strings are valid until the list is freed.
+ */
+typedef struct toolhive_state_error toolhive_state_error;
+
+/**
+ * State files of the runtime's state directory that cannot be used (from
+ * `toolhive_runtime_state_errors`).
+ *
+ * Owned by the caller: free it with `toolhive_state_errors_free`. Immutable: may be read from
+ * several threads at once.
+ */
+typedef struct toolhive_state_errors toolhive_state_errors;
+
+/**
+ * A list of strings (e.g. secret names from `toolhive_runtime_list_secrets`).
+ *
+ * Owned by the caller: free it with `toolhive_strings_free`. Immutable: may be read from
+ * several threads at once.
+ */
+typedef struct toolhive_strings toolhive_strings;
+
+/**
  * Receives the events of one runtime's proxies (see `toolhive_runtime_set_event_callback`).
  * Runs on the runtime's event thread, never concurrently with itself.
  */
 typedef void (*toolhive_event_callback)(void *userdata, const struct toolhive_event *event);
+
+/**
+ * The `get` callback of a `toolhive_secret_store`.
+ */
+typedef int (*toolhive_secret_get_fn)(void *userdata,
+                                      const char *key,
+                                      struct toolhive_secret_reply *reply);
+
+/**
+ * The `set` callback of a `toolhive_secret_store`.
+ */
+typedef int (*toolhive_secret_set_fn)(void *userdata,
+                                      const char *key,
+                                      const char *value,
+                                      struct toolhive_secret_reply *reply);
+
+/**
+ * The `remove` callback of a `toolhive_secret_store`.
+ */
+typedef int (*toolhive_secret_remove_fn)(void *userdata,
+                                         const char *key,
+                                         struct toolhive_secret_reply *reply);
+
+/**
+ * The `list` callback of a `toolhive_secret_store`.
+ */
+typedef int (*toolhive_secret_list_fn)(void *userdata, struct toolhive_secret_reply *reply);
+
+/**
+ * A secret store implemented by the host (for example over an IDE's or the OS's secret
+ * storage), passed by pointer to `toolhive_runtime_options_set_secret_store`, which copies it.
+ *
+ * The library keeps in it: the OAuth tokens and client registrations of each proxy, and, for
+ * a runtime with a state directory, the bearer tokens and secret header values given as
+ * `{"value": ...}` or `{"env": ...}` in a config (the saved config then refers to them).
+ * Configs may also refer to the host's own entries directly: `"bearer_token": {"secret":
+ * "name"}` reads key "name". Keys are stable per proxy and purpose, e.g.
+ * "proxy/<name>/bearer_token", "proxy/<name>/header/<lowercase header>",
+ * "proxy/<name>/oauth_token", "proxy/<name>/oauth_client"; removing a proxy
+ * (`toolhive_runtime_remove`) deletes every key starting with "proxy/<name>/" (found through
+ * `list`).
+ *
+ * Each callback returns 0 on success and anything else on failure; it may describe the
+ * failure with `toolhive_secret_reply_set_error` (the message ends up in the error of the
+ * operation that needed the secret, so it must not contain secret values). Strings passed to
+ * the callbacks (`key`, `value`) are borrowed: valid only during the call, copy what you keep.
+ * Strings the callbacks hand back go through the reply functions, which copy them: the host
+ * keeps ownership of its own memory and frees it as it likes, also right after the call.
+ *
+ * Threads: the callbacks run on library threads (the runtime's "toolhive-worker" blocking
+ * pool), several at once (also several calls of one callback), never on the thread that set
+ * the store, so they must be thread-safe. They may block briefly (a keychain or IPC round
+ * trip), but a proxy waits for them when it needs a secret (starting, refreshing a token),
+ * so keep them short. Inside them blocking toolhive functions return
+ * `TOOLHIVE_STATUS_IN_CALLBACK`. They must not unwind (no C++ exceptions, no longjmp).
+ *
+ * Lifetime: `userdata` is passed to every callback; `userdata_free` (may be NULL) is called
+ * once with it when the options are freed (or given another store) and every runtime created
+ * with them has been freed, whichever comes last, inside that `toolhive_runtime_options_free`
+ * / `toolhive_runtime_options_set_*` / `toolhive_runtime_free` call (on its background
+ * thread when `toolhive_runtime_free` is called from inside a callback). It waits for
+ * callbacks still running and no callback runs after it; proxy handles that outlive their
+ * runtime never call the store.
+ *
+ * Append-only: new versions add fields at the end (see `TOOLHIVE_SECRET_STORE_VERSION`).
+ */
+typedef struct toolhive_secret_store {
+  /**
+   * Must be `TOOLHIVE_SECRET_STORE_VERSION`.
+   */
+  uint32_t version;
+  /**
+   * A short name used in error messages, e.g. "keychain" (copied; NULL gives "host").
+   */
+  const char *kind;
+  /**
+   * Passed to every callback and to `userdata_free`.
+   */
+  void *userdata;
+  /**
+   * Called once with `userdata` when the store is no longer used (may be NULL).
+   */
+  void (*userdata_free)(void *userdata);
+  /**
+   * Look up `key`: when it exists, hand its value to `toolhive_secret_reply_set_value`;
+   * a missing key is not a failure (return 0 without a value). Required.
+   */
+  toolhive_secret_get_fn get;
+  /**
+   * Store `value` under `key`, replacing what was there. Required (a read-only store
+   * returns non-zero with a message).
+   */
+  toolhive_secret_set_fn set;
+  /**
+   * Delete `key`; deleting a missing key succeeds. Required.
+   */
+  toolhive_secret_remove_fn remove;
+  /**
+   * Hand every key (never values) to `toolhive_secret_reply_add_key`, in any order.
+   * Required.
+   */
+  toolhive_secret_list_fn list;
+} toolhive_secret_store;
 
 /**
  * Receives the library's log records at or above the configured level (see
@@ -263,6 +448,14 @@ typedef void (*toolhive_event_callback)(void *userdata, const struct toolhive_ev
  * at a time, in the order they were logged.
  */
 typedef void (*toolhive_log_callback)(void *userdata, const struct toolhive_log_record *record);
+
+/**
+ * Receives the new lines of a followed log (see `toolhive_runtime_follow_logs`), one at a
+ * time, in order, on that follow's library thread ("toolhive-follow"). `line` is borrowed
+ * (valid until the callback returns); it is NULL exactly once, as the last call, when the
+ * follow ends by itself (not after `toolhive_log_follow_cancel`/`_free`).
+ */
+typedef void (*toolhive_log_follow_callback)(void *userdata, const struct toolhive_log_line *line);
 
 #ifdef __cplusplus
 extern "C" {
@@ -331,7 +524,8 @@ void toolhive_error_free(struct toolhive_error *err);
 
 /**
  * New runtime options with defaults: as many worker threads as CPUs, no state directory
- * (everything in memory), open a browser for OAuth logins.
+ * (everything in memory), the default secret store (see
+ * `toolhive_runtime_options_set_secret_store`), open a browser for OAuth logins.
  *
  * Returns NULL only if the library panicked. Ownership: the caller frees the result with
  * `toolhive_runtime_options_free`.
@@ -372,8 +566,15 @@ enum toolhive_status toolhive_runtime_options_set_state_dir(struct toolhive_runt
                                                             struct toolhive_error **err);
 
 /**
- * Whether an OAuth login opens the user's browser (`true`, the default) or not (`false`: the
- * host shows the URL of the "authorization_required" event itself, see `toolhive_event_url`).
+ * Whether an OAuth login opens the user's browser (`true`, the default) or not (`false`).
+ *
+ * Every login publishes an "authorization_required" event carrying the authorization URL to
+ * the runtime's event callback (`toolhive_runtime_set_event_callback`, `toolhive_event_url`)
+ * either way. A host that shows the URL itself (its own window, a notification, a copyable
+ * link) sets `false`, so the library never starts a browser behind its back (core's
+ * `ManagerOptions::suppress_browser`). Setting an event callback alone does not change this:
+ * a callback that only watches state changes still gets the default browser behaviour. A
+ * proxy's own `oauth.skip_browser` config also keeps the browser closed.
  *
  * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT` (opts).
  * Thread safety: one thread at a time per options object; also inside callbacks.
@@ -466,7 +667,11 @@ enum toolhive_status toolhive_runtime_get_proxy(const struct toolhive_runtime *r
                                                 struct toolhive_error **err);
 
 /**
- * A snapshot of every proxy of the runtime (running and stopped), sorted by name.
+ * A snapshot of every proxy of the runtime (running and stopped), sorted by name; with a
+ * state directory also those saved there (stopped ones, and stale ones whose process died:
+ * `toolhive_proxy_info_stale`) and those served by other processes sharing it
+ * (`toolhive_proxy_info_pid`). Unreadable state files are skipped: see
+ * `toolhive_runtime_state_errors`.
  *
  * On success `*out` receives a list the caller owns (free with `toolhive_proxy_list_free`).
  * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT`. Thread safety: any thread, concurrently with
@@ -483,16 +688,19 @@ enum toolhive_status toolhive_runtime_list(const struct toolhive_runtime *rt,
  * Set (or, with `callback` NULL, remove) the runtime's event callback.
  *
  * The callback receives every event of every proxy of this runtime from now on (state
- * changes today; more kinds later, see `toolhive_event_type`), one at a time, in order, on
- * one library thread of this runtime ("toolhive-events"), never on the caller's thread.
+ * changes, OAuth "authorization_required" with the login URL and "auth_state_changed"; more
+ * kinds later, see `toolhive_event_type`), one at a time, in order, on one library thread of
+ * this runtime ("toolhive-events"), never on the caller's thread. A host that shows the login
+ * URL itself creates the runtime with `toolhive_runtime_options_set_open_browser(opts, false)`:
+ * by default a browser is opened as well.
  * `userdata` is passed to every call; `userdata_free` (may be NULL) is called once with
  * `userdata` when the callback is replaced or removed or the runtime is freed, after the
  * last call of the callback. Events already pending when the callback is replaced or removed
  * are still delivered to the old callback before this returns.
  *
- * Inside the callback, non-blocking functions (accessors, list, logs, get_proxy, errors) may
- * be used; blocking ones (start, stop, set_event_callback, runtime_new) return
- * `TOOLHIVE_STATUS_IN_CALLBACK`. The callback must not unwind (no C++ exceptions, no
+ * Inside the callback, non-blocking functions (accessors, list, info, logs, get_proxy,
+ * follow_logs, errors) may be used; blocking ones (start, stop, restart, remove, restore,
+ * secret operations, set_event_callback, runtime_new) return `TOOLHIVE_STATUS_IN_CALLBACK`. The callback must not unwind (no C++ exceptions, no
  * longjmp) and should return quickly.
  *
  * On failure nothing changes and `userdata_free` is not called (the caller still owns
@@ -511,10 +719,12 @@ enum toolhive_status toolhive_runtime_set_event_callback(const struct toolhive_r
                                                          struct toolhive_error **err);
 
 /**
- * Free a runtime: stop every proxy it owns gracefully (each within its config's
- * `stop_grace_ms`, in parallel), deliver pending events and release the event callback's
- * userdata, then stop the worker threads (waiting at most 5 more seconds for stray tasks).
- * NULL is a no-op.
+ * Free a runtime: end its log follows (each gets its last call, with a NULL line), stop every
+ * proxy it owns gracefully (each within its config's `stop_grace_ms`, in parallel; with a
+ * state directory their saved state still says they run, so `toolhive_runtime_restore` in
+ * the host's next start brings back exactly what was running; stop a proxy first to keep it
+ * stopped), deliver pending events and release the event callback's userdata, then stop the
+ * worker threads (waiting at most 5 more seconds for stray tasks). NULL is a no-op.
  *
  * Proxy handles stay valid after this (free them as usual): their accessors keep working,
  * their state reads "stopped", and `toolhive_proxy_stop` on them returns
@@ -529,6 +739,483 @@ enum toolhive_status toolhive_runtime_set_event_callback(const struct toolhive_r
  * `rt` is NULL or a runtime from `toolhive_runtime_new` not freed yet.
  */
 void toolhive_runtime_free(struct toolhive_runtime *rt);
+
+/**
+ * Use a secret store implemented by the host (see `toolhive_secret_store`) for runtimes
+ * created with these options; NULL goes back to the default store (a file store in the state
+ * directory, `<state_dir>/secrets.json`, or memory without a state directory).
+ *
+ * The struct is copied (it may live on the caller's stack); from a successful call on, the
+ * library owns `store->userdata` and calls `store->userdata_free` once when the options are
+ * freed (or given another store) and every runtime created with them has been freed (see
+ * `toolhive_secret_store`). On failure nothing changes and the caller keeps the userdata.
+ *
+ * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT` (opts; a NULL callback, naming it, e.g.
+ * "store.get"), `TOOLHIVE_STATUS_INVALID_ARGUMENT` ("store.version" is not
+ * `TOOLHIVE_SECRET_STORE_VERSION`), `TOOLHIVE_STATUS_INVALID_UTF8` ("store.kind").
+ * Thread safety: one thread at a time per options object; also inside callbacks.
+ *
+ * # Safety
+ * `opts` is NULL or live options; `store` is NULL or points to a `toolhive_secret_store` whose
+ * callbacks are valid functions with the documented behaviour; `err` is NULL or writable.
+ */
+enum toolhive_status toolhive_runtime_options_set_secret_store(struct toolhive_runtime_options *opts,
+                                                               const struct toolhive_secret_store *store,
+                                                               struct toolhive_error **err);
+
+/**
+ * Keep secrets in the built-in file store at `path` (a JSON file readable only by the user,
+ * created on first write; several processes may share it) instead of the default. The path is
+ * copied.
+ *
+ * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT` (opts, path), `TOOLHIVE_STATUS_INVALID_UTF8`
+ * (field "path"), `TOOLHIVE_STATUS_INVALID_ARGUMENT` (empty path).
+ * Thread safety: one thread at a time per options object; also inside callbacks.
+ *
+ * # Safety
+ * `opts` is NULL or live options; `path` is NULL or NUL-terminated; `err` is NULL or writable.
+ */
+enum toolhive_status toolhive_runtime_options_set_file_secret_store(struct toolhive_runtime_options *opts,
+                                                                    const char *path,
+                                                                    struct toolhive_error **err);
+
+/**
+ * Read secrets from environment variables (read-only): key "proxy/notion/bearer_token" is read
+ * from `TOOLHIVE_SECRET_PROXY_NOTION_BEARER_TOKEN` (upper case, other characters `_`). Writes
+ * fail, so a runtime with a state directory cannot save `{"value": ...}` secrets with it.
+ *
+ * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT` (opts).
+ * Thread safety: one thread at a time per options object; also inside callbacks.
+ *
+ * # Safety
+ * `opts` is NULL or live options; `err` is NULL or writable.
+ */
+enum toolhive_status toolhive_runtime_options_set_env_secret_store(struct toolhive_runtime_options *opts,
+                                                                   struct toolhive_error **err);
+
+/**
+ * Keep secrets in memory only (each runtime its own, forgotten when it is freed), also with a
+ * state directory: saved proxies then need their secrets again after a restart.
+ *
+ * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT` (opts).
+ * Thread safety: one thread at a time per options object; also inside callbacks.
+ *
+ * # Safety
+ * `opts` is NULL or live options; `err` is NULL or writable.
+ */
+enum toolhive_status toolhive_runtime_options_set_memory_secret_store(struct toolhive_runtime_options *opts,
+                                                                      struct toolhive_error **err);
+
+/**
+ * From the `get` callback: the value found under the key (copied; a second call replaces the
+ * first). Not calling it means "no such key".
+ *
+ * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT` (reply, value), `TOOLHIVE_STATUS_INVALID_UTF8`
+ * (field "value"), `TOOLHIVE_STATUS_INVALID_ARGUMENT` (not inside `get`).
+ * Thread safety: only inside the callback that received `reply`.
+ *
+ * # Safety
+ * `reply` is NULL or the reply passed to the running callback; `value` is NULL or
+ * NUL-terminated; `err` is NULL or writable.
+ */
+enum toolhive_status toolhive_secret_reply_set_value(struct toolhive_secret_reply *reply,
+                                                     const char *value,
+                                                     struct toolhive_error **err);
+
+/**
+ * From the `list` callback: one key of the store (copied); call it once per key.
+ *
+ * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT` (reply, key), `TOOLHIVE_STATUS_INVALID_UTF8` (field
+ * "key"), `TOOLHIVE_STATUS_INVALID_ARGUMENT` (not inside `list`).
+ * Thread safety: only inside the callback that received `reply`.
+ *
+ * # Safety
+ * `reply` is NULL or the reply passed to the running callback; `key` is NULL or
+ * NUL-terminated; `err` is NULL or writable.
+ */
+enum toolhive_status toolhive_secret_reply_add_key(struct toolhive_secret_reply *reply,
+                                                   const char *key,
+                                                   struct toolhive_error **err);
+
+/**
+ * From any store callback that is about to return non-zero: why it failed (copied; shown in
+ * the error of the operation that needed the store, so never put a secret value in it).
+ *
+ * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT` (reply, message), `TOOLHIVE_STATUS_INVALID_UTF8`
+ * (field "message").
+ * Thread safety: only inside the callback that received `reply`.
+ *
+ * # Safety
+ * `reply` is NULL or the reply passed to the running callback; `message` is NULL or
+ * NUL-terminated; `err` is NULL or writable.
+ */
+enum toolhive_status toolhive_secret_reply_set_error(struct toolhive_secret_reply *reply,
+                                                     const char *message,
+                                                     struct toolhive_error **err);
+
+/**
+ * Store `value` under `name` in the runtime's secret store (replacing what was there), for
+ * configs that refer to it as `{"secret": "name"}`. Names: 1 to 200 of `A-Z a-z 0-9 . _ - /`.
+ * The value is copied.
+ *
+ * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT`, `TOOLHIVE_STATUS_INVALID_UTF8` (name, value),
+ * `TOOLHIVE_STATUS_INVALID_ARGUMENT` (bad name; empty value), `TOOLHIVE_STATUS_SECRET` (the
+ * store failed, e.g. the read-only env store), `TOOLHIVE_STATUS_IN_CALLBACK`.
+ * Thread safety: any thread, concurrently with other calls; blocking (waits for the store),
+ * so not from inside a callback.
+ *
+ * # Safety
+ * `rt` is NULL or a live runtime; `name` and `value` are NULL or NUL-terminated; `err` is
+ * NULL or writable.
+ */
+enum toolhive_status toolhive_runtime_set_secret(const struct toolhive_runtime *rt,
+                                                 const char *name,
+                                                 const char *value,
+                                                 struct toolhive_error **err);
+
+/**
+ * The value stored under `name` in the runtime's secret store.
+ *
+ * On success `*out_value` receives a new string the caller owns: free it with
+ * `toolhive_string_free` (which wipes it). Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT`,
+ * `TOOLHIVE_STATUS_INVALID_UTF8`, `TOOLHIVE_STATUS_INVALID_ARGUMENT` (bad name),
+ * `TOOLHIVE_STATUS_NOT_FOUND` (no such secret), `TOOLHIVE_STATUS_SECRET` (the store failed),
+ * `TOOLHIVE_STATUS_IN_CALLBACK`.
+ * Thread safety: any thread; blocking, so not from inside a callback.
+ *
+ * # Safety
+ * `rt` is NULL or a live runtime; `name` is NULL or NUL-terminated; `out_value` and `err` are
+ * NULL or writable.
+ */
+enum toolhive_status toolhive_runtime_get_secret(const struct toolhive_runtime *rt,
+                                                 const char *name,
+                                                 char **out_value,
+                                                 struct toolhive_error **err);
+
+/**
+ * Delete the secret `name` from the runtime's secret store; deleting a missing one succeeds.
+ *
+ * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT`, `TOOLHIVE_STATUS_INVALID_UTF8`,
+ * `TOOLHIVE_STATUS_INVALID_ARGUMENT` (bad name), `TOOLHIVE_STATUS_SECRET`,
+ * `TOOLHIVE_STATUS_IN_CALLBACK`.
+ * Thread safety: any thread; blocking, so not from inside a callback.
+ *
+ * # Safety
+ * `rt` is NULL or a live runtime; `name` is NULL or NUL-terminated; `err` is NULL or writable.
+ */
+enum toolhive_status toolhive_runtime_delete_secret(const struct toolhive_runtime *rt,
+                                                    const char *name,
+                                                    struct toolhive_error **err);
+
+/**
+ * The names of every secret in the runtime's secret store (never the values), sorted.
+ *
+ * On success `*out` receives a list the caller owns (free with `toolhive_strings_free`).
+ * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT`, `TOOLHIVE_STATUS_SECRET`,
+ * `TOOLHIVE_STATUS_IN_CALLBACK`.
+ * Thread safety: any thread; blocking, so not from inside a callback.
+ *
+ * # Safety
+ * `rt` is NULL or a live runtime; `out` and `err` are NULL or writable.
+ */
+enum toolhive_status toolhive_runtime_list_secrets(const struct toolhive_runtime *rt,
+                                                   struct toolhive_strings **out,
+                                                   struct toolhive_error **err);
+
+/**
+ * Free a string the library returned as owned (`char *`, e.g. from
+ * `toolhive_runtime_get_secret`), wiping its bytes first. NULL is a no-op.
+ * Thread safety: any thread, once per string.
+ *
+ * # Safety
+ * `s` is NULL or an owned string from this library not freed yet.
+ */
+void toolhive_string_free(char *s);
+
+/**
+ * The number of strings; 0 when `strings` is NULL.
+ * Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
+ *
+ * # Safety
+ * `strings` is NULL or a live list.
+ */
+size_t toolhive_strings_len(const struct toolhive_strings *strings);
+
+/**
+ * The string at `index` (0-based), or NULL when out of range or `strings` is NULL.
+ * Ownership: borrowed from `strings`, valid until `toolhive_strings_free(strings)`.
+ * Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
+ *
+ * # Safety
+ * `strings` is NULL or a live list.
+ */
+const char *toolhive_strings_get(const struct toolhive_strings *strings, size_t index);
+
+/**
+ * Free a list of strings (and every string borrowed from it). NULL is a no-op.
+ * Thread safety: any thread, as the last use of the list.
+ *
+ * # Safety
+ * `strings` is NULL or a list from this library not freed yet.
+ */
+void toolhive_strings_free(struct toolhive_strings *strings);
+
+/**
+ * A snapshot of the proxy called `name`, wherever it runs: this runtime's, or (with a state
+ * directory) saved there or served by another process (see `toolhive_proxy_info_pid`,
+ * `toolhive_proxy_info_stale`).
+ *
+ * On success `*out` receives a standalone snapshot the caller owns (free with
+ * `toolhive_proxy_info_free`). Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT`,
+ * `TOOLHIVE_STATUS_INVALID_UTF8`, `TOOLHIVE_STATUS_NOT_FOUND`.
+ * Thread safety: any thread, also inside callbacks (it does not block).
+ *
+ * # Safety
+ * `rt` is NULL or a live runtime; `name` is NULL or NUL-terminated; `out` and `err` are NULL
+ * or writable.
+ */
+enum toolhive_status toolhive_runtime_info(const struct toolhive_runtime *rt,
+                                           const char *name,
+                                           struct toolhive_proxy_info **out,
+                                           struct toolhive_error **err);
+
+/**
+ * Stop the proxy called `name` gracefully, wherever it runs: one of this runtime's (like
+ * `toolhive_proxy_stop`), one served by another process through the state directory (asked
+ * over its control socket), or a stale one whose process died (recorded as stopped). The saved
+ * config is kept (`toolhive_runtime_restart` brings it back). Stopping a stopped proxy
+ * succeeds.
+ *
+ * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT`, `TOOLHIVE_STATUS_INVALID_UTF8`,
+ * `TOOLHIVE_STATUS_NOT_FOUND`, `TOOLHIVE_STATUS_STATE` (its state file is unusable),
+ * `TOOLHIVE_STATUS_IO` (the other process could not be asked), `TOOLHIVE_STATUS_IN_CALLBACK`.
+ * Thread safety: any thread, concurrently with other calls; blocking, so not from inside a
+ * callback.
+ *
+ * # Safety
+ * `rt` is NULL or a live runtime; `name` is NULL or NUL-terminated; `err` is NULL or writable.
+ */
+enum toolhive_status toolhive_runtime_stop(const struct toolhive_runtime *rt,
+                                           const char *name,
+                                           struct toolhive_error **err);
+
+/**
+ * Stop the proxy called `name` and start it again with the same config on the same port
+ * (returns once it accepts connections again). One of this runtime's, or a saved one that no
+ * process serves, is started in this runtime; one served by another process is restarted
+ * there. Handles to the old proxy stay valid but refer to the stopped instance: get a new one
+ * with `toolhive_runtime_get_proxy`.
+ *
+ * `out` may be NULL; otherwise on success `*out` receives a standalone snapshot of the
+ * restarted proxy the caller owns (free with `toolhive_proxy_info_free`).
+ * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT` (rt, name), `TOOLHIVE_STATUS_INVALID_UTF8`,
+ * `TOOLHIVE_STATUS_NOT_FOUND`, `TOOLHIVE_STATUS_ADDRESS_IN_USE` (the port was taken
+ * meanwhile), `TOOLHIVE_STATUS_SECRET` (a secret it refers to is gone), and the errors of
+ * `toolhive_runtime_start`. Thread safety: any thread; blocking, so not from inside a
+ * callback.
+ *
+ * # Safety
+ * `rt` is NULL or a live runtime; `name` is NULL or NUL-terminated; `out` and `err` are NULL
+ * or writable.
+ */
+enum toolhive_status toolhive_runtime_restart(const struct toolhive_runtime *rt,
+                                              const char *name,
+                                              struct toolhive_proxy_info **out,
+                                              struct toolhive_error **err);
+
+/**
+ * Remove the proxy called `name`: stop it (wherever it runs), then delete its saved config,
+ * its log file and every secret of it in the runtime's secret store (keys starting with
+ * "proxy/<name>/"). Secrets a config merely refers to (`{"secret": "name"}`) are the user's
+ * and stay. Handles to it stay valid (state "stopped").
+ *
+ * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT`, `TOOLHIVE_STATUS_INVALID_UTF8`,
+ * `TOOLHIVE_STATUS_NOT_FOUND`, `TOOLHIVE_STATUS_STATE` (files could not be deleted),
+ * `TOOLHIVE_STATUS_SECRET` (the store failed; the config is gone already, remove the secrets
+ * with `toolhive_runtime_delete_secret`), `TOOLHIVE_STATUS_IN_CALLBACK`.
+ * Thread safety: any thread; blocking, so not from inside a callback.
+ *
+ * # Safety
+ * `rt` is NULL or a live runtime; `name` is NULL or NUL-terminated; `err` is NULL or writable.
+ */
+enum toolhive_status toolhive_runtime_remove(const struct toolhive_runtime *rt,
+                                             const char *name,
+                                             struct toolhive_error **err);
+
+/**
+ * Start every proxy saved in the state directory that was running when its process ended
+ * (crashed, killed, or exited without stopping it); hosts call this once at startup. Proxies
+ * served by another live process, and those that were stopped, are left alone; so are state
+ * files that cannot be read (see `toolhive_runtime_state_errors`). Each comes back on its
+ * saved port with its saved config (secrets from the runtime's secret store). Without a state
+ * directory there is nothing to restore (an empty result).
+ *
+ * On success (even when some proxies failed to start: see each entry) `*out` receives the
+ * results the caller owns (free with `toolhive_restore_results_free`).
+ * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT`, `TOOLHIVE_STATUS_IN_CALLBACK`.
+ * Thread safety: any thread; blocking, so not from inside a callback.
+ *
+ * # Safety
+ * `rt` is NULL or a live runtime; `out` and `err` are NULL or writable.
+ */
+enum toolhive_status toolhive_runtime_restore(const struct toolhive_runtime *rt,
+                                              struct toolhive_restore_results **out,
+                                              struct toolhive_error **err);
+
+/**
+ * The number of entries; 0 when `results` is NULL.
+ * Thread safety: any thread, concurrently (results are immutable), also inside callbacks.
+ *
+ * # Safety
+ * `results` is NULL or live results.
+ */
+size_t toolhive_restore_results_len(const struct toolhive_restore_results *results);
+
+/**
+ * The entry at `index` (0-based, in name order), or NULL when out of range or `results` is
+ * NULL. Borrowed from `results`.
+ * Thread safety: any thread, concurrently (results are immutable), also inside callbacks.
+ *
+ * # Safety
+ * `results` is NULL or live results.
+ */
+const struct toolhive_restore_result *toolhive_restore_results_get(const struct toolhive_restore_results *results,
+                                                                   size_t index);
+
+/**
+ * Free restore results (and every entry, string and error borrowed from them). NULL is a
+ * no-op. Thread safety: any thread, as the last use of the results.
+ *
+ * # Safety
+ * `results` is NULL or results from this library not freed yet.
+ */
+void toolhive_restore_results_free(struct toolhive_restore_results *results);
+
+/**
+ * The name of the proxy. NULL when `result` is NULL. Borrowed from the results.
+ * Thread safety: any thread, concurrently (results are immutable), also inside callbacks.
+ *
+ * # Safety
+ * `result` is NULL or an entry of live results.
+ */
+const char *toolhive_restore_result_name(const struct toolhive_restore_result *result);
+
+/**
+ * `TOOLHIVE_STATUS_OK` when the proxy runs again, else why it could not start (details in
+ * `toolhive_restore_result_error`). `TOOLHIVE_STATUS_NULL_ARGUMENT` when `result` is NULL.
+ * Thread safety: any thread, concurrently (results are immutable), also inside callbacks.
+ *
+ * # Safety
+ * `result` is NULL or an entry of live results.
+ */
+enum toolhive_status toolhive_restore_result_status(const struct toolhive_restore_result *result);
+
+/**
+ * Why the proxy could not start, as an error object (read it with `toolhive_error_code`,
+ * `toolhive_error_message`, `toolhive_error_field`); NULL when it started or `result` is NULL.
+ * Borrowed from the results: never pass it to `toolhive_error_free`.
+ * Thread safety: any thread, concurrently (results are immutable), also inside callbacks.
+ *
+ * # Safety
+ * `result` is NULL or an entry of live results.
+ */
+const struct toolhive_error *toolhive_restore_result_error(const struct toolhive_restore_result *result);
+
+/**
+ * The local MCP URL of the restored proxy (the same as before the crash); NULL when it did not
+ * start or `result` is NULL. Borrowed from the results.
+ * Thread safety: any thread, concurrently (results are immutable), also inside callbacks.
+ *
+ * # Safety
+ * `result` is NULL or an entry of live results.
+ */
+const char *toolhive_restore_result_url(const struct toolhive_restore_result *result);
+
+/**
+ * The state files that cannot be used: corrupt, unreadable, or written by a newer version of
+ * the library. They are skipped by `toolhive_runtime_list` and `toolhive_runtime_restore` and
+ * never overwritten (starting a proxy of that name fails with `TOOLHIVE_STATUS_STATE`), so a
+ * host can show them to the user; the other proxies are unaffected. Empty without a state
+ * directory.
+ *
+ * On success `*out` receives a list the caller owns (free with `toolhive_state_errors_free`).
+ * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT`.
+ * Thread safety: any thread, also inside callbacks (it does not block).
+ *
+ * # Safety
+ * `rt` is NULL or a live runtime; `out` and `err` are NULL or writable.
+ */
+enum toolhive_status toolhive_runtime_state_errors(const struct toolhive_runtime *rt,
+                                                   struct toolhive_state_errors **out,
+                                                   struct toolhive_error **err);
+
+/**
+ * The number of entries; 0 when `errors` is NULL.
+ * Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
+ *
+ * # Safety
+ * `errors` is NULL or a live list.
+ */
+size_t toolhive_state_errors_len(const struct toolhive_state_errors *errors);
+
+/**
+ * The entry at `index` (0-based, in file name order), or NULL when out of range or `errors`
+ * is NULL. Borrowed from `errors`.
+ * Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
+ *
+ * # Safety
+ * `errors` is NULL or a live list.
+ */
+const struct toolhive_state_error *toolhive_state_errors_get(const struct toolhive_state_errors *errors,
+                                                             size_t index);
+
+/**
+ * Free a list of state errors (and every entry and string borrowed from it). NULL is a no-op.
+ * Thread safety: any thread, as the last use of the list.
+ *
+ * # Safety
+ * `errors` is NULL or a list from this library not freed yet.
+ */
+void toolhive_state_errors_free(struct toolhive_state_errors *errors);
+
+/**
+ * The file, e.g. "/home/me/.local/state/app/proxies/notion.json", as the OS spells it (bytes,
+ * usable with fopen). NULL when `error` is NULL. Borrowed from the list.
+ * Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
+ *
+ * # Safety
+ * `error` is NULL or an entry of a live list.
+ */
+const char *toolhive_state_error_path(const struct toolhive_state_error *error);
+
+/**
+ * What is wrong with the file, e.g. "corrupt state file (...); it was left as is, fix or
+ * remove it". NULL when `error` is NULL. Borrowed from the list.
+ * Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
+ *
+ * # Safety
+ * `error` is NULL or an entry of a live list.
+ */
+const char *toolhive_state_error_message(const struct toolhive_state_error *error);
+
+/**
+ * The recent log lines of the proxy called `name` (oldest first, at most 500; info and
+ * above), wherever it runs: from memory for this runtime's proxies, from its log file in the
+ * state directory for one saved there or served by another process.
+ *
+ * On success `*out` receives a snapshot the caller owns (free with
+ * `toolhive_log_lines_free`). Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT`,
+ * `TOOLHIVE_STATUS_INVALID_UTF8`, `TOOLHIVE_STATUS_NOT_FOUND`, `TOOLHIVE_STATUS_STATE`.
+ * Thread safety: any thread, also inside callbacks (it does not block).
+ *
+ * # Safety
+ * `rt` is NULL or a live runtime; `name` is NULL or NUL-terminated; `out` and `err` are NULL
+ * or writable.
+ */
+enum toolhive_status toolhive_runtime_logs(const struct toolhive_runtime *rt,
+                                           const char *name,
+                                           struct toolhive_log_lines **out,
+                                           struct toolhive_error **err);
 
 /**
  * The proxy's unique name within its runtime, e.g. "example". NULL when `proxy` is NULL.
@@ -591,7 +1278,8 @@ const char *toolhive_proxy_state(const struct toolhive_proxy *proxy);
 /**
  * The proxy's authorization state ("unauthenticated", "authorizing", "authenticated",
  * "refreshing", "auth_retrying", "needs_login"), read at the time of the call; NULL when the
- * proxy uses static credentials (no OAuth) or `proxy` is NULL.
+ * proxy uses static credentials (no OAuth) or `proxy` is NULL. Details (next_attempt_at,
+ * reason, expires_at): `toolhive_proxy_get_info` + `toolhive_proxy_info_auth_json`.
  *
  * Ownership: static (valid forever). Thread safety: any thread, also inside callbacks.
  *
@@ -645,6 +1333,21 @@ enum toolhive_status toolhive_proxy_logs(const struct toolhive_proxy *proxy,
                                          struct toolhive_error **err);
 
 /**
+ * A standalone snapshot of this proxy now (state, pid, auth state with details as JSON, ...;
+ * see `toolhive_proxy_info`), e.g. to read `toolhive_proxy_info_auth_json`.
+ *
+ * On success `*out` receives a snapshot the caller owns (free with
+ * `toolhive_proxy_info_free`). Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT`.
+ * Thread safety: any thread, also inside callbacks (it does not block).
+ *
+ * # Safety
+ * `proxy` is NULL or a live handle; `out` and `err` are NULL or writable.
+ */
+enum toolhive_status toolhive_proxy_get_info(const struct toolhive_proxy *proxy,
+                                             struct toolhive_proxy_info **out,
+                                             struct toolhive_error **err);
+
+/**
  * Free a proxy handle (the proxy itself keeps running). NULL is a no-op.
  *
  * Thread safety: any thread, as the last call on this handle.
@@ -685,29 +1388,32 @@ const struct toolhive_proxy_info *toolhive_proxy_list_get(const struct toolhive_
 void toolhive_proxy_list_free(struct toolhive_proxy_list *list);
 
 /**
- * The proxy's name. NULL when `info` is NULL. Borrowed from the list.
+ * The proxy's name. NULL when `info` is NULL. Borrowed from the list (or standalone
+ * snapshot).
  * Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
  *
  * # Safety
- * `info` is NULL or an entry of a live list.
+ * `info` is NULL or an entry of a live list or a live standalone snapshot.
  */
 const char *toolhive_proxy_info_name(const struct toolhive_proxy_info *info);
 
 /**
- * The local MCP URL. NULL when `info` is NULL. Borrowed from the list.
+ * The local MCP URL. NULL when `info` is NULL. Borrowed from the list (or standalone
+ * snapshot).
  * Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
  *
  * # Safety
- * `info` is NULL or an entry of a live list.
+ * `info` is NULL or an entry of a live list or a live standalone snapshot.
  */
 const char *toolhive_proxy_info_url(const struct toolhive_proxy_info *info);
 
 /**
- * The remote MCP URL as configured. NULL when `info` is NULL. Borrowed from the list.
+ * The remote MCP URL as configured. NULL when `info` is NULL. Borrowed from the list (or
+ * standalone snapshot).
  * Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
  *
  * # Safety
- * `info` is NULL or an entry of a live list.
+ * `info` is NULL or an entry of a live list or a live standalone snapshot.
  */
 const char *toolhive_proxy_info_remote_url(const struct toolhive_proxy_info *info);
 
@@ -716,7 +1422,7 @@ const char *toolhive_proxy_info_remote_url(const struct toolhive_proxy_info *inf
  * Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
  *
  * # Safety
- * `info` is NULL or an entry of a live list.
+ * `info` is NULL or an entry of a live list or a live standalone snapshot.
  */
 const char *toolhive_proxy_info_transport(const struct toolhive_proxy_info *info);
 
@@ -726,16 +1432,17 @@ const char *toolhive_proxy_info_transport(const struct toolhive_proxy_info *info
  * Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
  *
  * # Safety
- * `info` is NULL or an entry of a live list.
+ * `info` is NULL or an entry of a live list or a live standalone snapshot.
  */
 const char *toolhive_proxy_info_state(const struct toolhive_proxy_info *info);
 
 /**
- * Why the proxy failed, when its state is "failed"; NULL otherwise. Borrowed from the list.
+ * Why the proxy failed, when its state is "failed"; NULL otherwise. Borrowed from the list
+ * (or standalone snapshot).
  * Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
  *
  * # Safety
- * `info` is NULL or an entry of a live list.
+ * `info` is NULL or an entry of a live list or a live standalone snapshot.
  */
 const char *toolhive_proxy_info_failure_reason(const struct toolhive_proxy_info *info);
 
@@ -746,7 +1453,7 @@ const char *toolhive_proxy_info_failure_reason(const struct toolhive_proxy_info 
  * Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
  *
  * # Safety
- * `info` is NULL or an entry of a live list.
+ * `info` is NULL or an entry of a live list or a live standalone snapshot.
  */
 const char *toolhive_proxy_info_auth_state(const struct toolhive_proxy_info *info);
 
@@ -755,20 +1462,69 @@ const char *toolhive_proxy_info_auth_state(const struct toolhive_proxy_info *inf
  * Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
  *
  * # Safety
- * `info` is NULL or an entry of a live list.
+ * `info` is NULL or an entry of a live list or a live standalone snapshot.
  */
 int64_t toolhive_proxy_info_started_at_ms(const struct toolhive_proxy_info *info);
 
 /**
  * The entry as one line of JSON: `{"name":…,"remote_url":…,"local_url":…,"transport":…,
- * "state":"running","started_at":"2026-11-27T02:13:39.059Z"}` (plus "reason" when failed).
- * NULL when `info` is NULL. Borrowed from the list.
+ * "state":"running","started_at":"2026-11-27T02:13:39.059Z","pid":4242,"auth":null,
+ * "stale":false}` ("reason" when failed; "pid" null when not running; "auth" as in
+ * `toolhive_proxy_info_auth_json`). More keys may be added. NULL when `info` is NULL.
+ * Borrowed from the list (or standalone snapshot).
  * Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
  *
  * # Safety
- * `info` is NULL or an entry of a live list.
+ * `info` is NULL or an entry of a live list or a live standalone snapshot.
  */
 const char *toolhive_proxy_info_json(const struct toolhive_proxy_info *info);
+
+/**
+ * The process serving the proxy while it runs (this process for the runtime's own proxies,
+ * another one for a proxy served elsewhere through the state directory); 0 when it is not
+ * running or `info` is NULL.
+ * Thread safety: any thread, concurrently (snapshots are immutable), also inside callbacks.
+ *
+ * # Safety
+ * `info` is NULL or an entry of a live list or a live standalone snapshot.
+ */
+uint32_t toolhive_proxy_info_pid(const struct toolhive_proxy_info *info);
+
+/**
+ * True when the proxy's state file says it runs but the process serving it is gone (it
+ * crashed or was killed without stopping its proxies): `toolhive_runtime_restore` brings it
+ * back, `toolhive_runtime_stop` records it as stopped. False otherwise or when `info` is NULL.
+ * Thread safety: any thread, concurrently (snapshots are immutable), also inside callbacks.
+ *
+ * # Safety
+ * `info` is NULL or an entry of a live list or a live standalone snapshot.
+ */
+bool toolhive_proxy_info_stale(const struct toolhive_proxy_info *info);
+
+/**
+ * The authorization state with its details as one line of JSON, e.g.
+ * `{"state":"auth_retrying","next_attempt_at":"2026-11-27T02:13:39.059Z","reason":"…"}`,
+ * `{"state":"authenticated","expires_at":"…"}`, `{"state":"needs_login","reason":"…"}`
+ * (times in RFC 3339, UTC; keys as they apply; more may be added). NULL with static
+ * credentials (no OAuth) or when `info` is NULL. Borrowed from the list (or standalone
+ * snapshot).
+ * Thread safety: any thread, concurrently (snapshots are immutable), also inside callbacks.
+ *
+ * # Safety
+ * `info` is NULL or an entry of a live list or a live standalone snapshot.
+ */
+const char *toolhive_proxy_info_auth_json(const struct toolhive_proxy_info *info);
+
+/**
+ * Free a standalone snapshot (from `toolhive_runtime_info`, `toolhive_runtime_restart` or
+ * `toolhive_proxy_get_info`). NULL is a no-op. Never pass an entry of a list (those are
+ * `const` and freed with their list).
+ * Thread safety: any thread, as the last use of the snapshot.
+ *
+ * # Safety
+ * `info` is NULL or a standalone snapshot from this library not freed yet.
+ */
+void toolhive_proxy_info_free(struct toolhive_proxy_info *info);
 
 /**
  * Set (or, with `callback` NULL, remove) the process-wide log callback, which receives the
@@ -892,7 +1648,8 @@ void toolhive_log_lines_free(struct toolhive_log_lines *lines);
  * Thread safety: any thread, concurrently (snapshots are immutable), also inside callbacks.
  *
  * # Safety
- * `line` is NULL or a line of a live snapshot.
+ * `line` is NULL or a line of a live snapshot (or the line passed to a running follow
+ * callback).
  */
 const char *toolhive_log_line_text(const struct toolhive_log_line *line);
 
@@ -901,7 +1658,8 @@ const char *toolhive_log_line_text(const struct toolhive_log_line *line);
  * Thread safety: any thread, concurrently (snapshots are immutable), also inside callbacks.
  *
  * # Safety
- * `line` is NULL or a line of a live snapshot.
+ * `line` is NULL or a line of a live snapshot (or the line passed to a running follow
+ * callback).
  */
 const char *toolhive_log_line_message(const struct toolhive_log_line *line);
 
@@ -910,7 +1668,8 @@ const char *toolhive_log_line_message(const struct toolhive_log_line *line);
  * Thread safety: any thread, concurrently (snapshots are immutable), also inside callbacks.
  *
  * # Safety
- * `line` is NULL or a line of a live snapshot.
+ * `line` is NULL or a line of a live snapshot (or the line passed to a running follow
+ * callback).
  */
 enum toolhive_log_level toolhive_log_line_level(const struct toolhive_log_line *line);
 
@@ -919,9 +1678,76 @@ enum toolhive_log_level toolhive_log_line_level(const struct toolhive_log_line *
  * Thread safety: any thread, concurrently (snapshots are immutable), also inside callbacks.
  *
  * # Safety
- * `line` is NULL or a line of a live snapshot.
+ * `line` is NULL or a line of a live snapshot (or the line passed to a running follow
+ * callback).
  */
 int64_t toolhive_log_line_time_ms(const struct toolhive_log_line *line);
+
+/**
+ * Follow the log of the proxy called `name` from now on: `callback` receives each new line
+ * (info and above), wherever the proxy runs: live for this runtime's proxies, from its log
+ * file in the state directory (checked every 200 ms) for one served by another process.
+ *
+ * Lines are delivered on a library thread of this follow ("toolhive-follow"), one at a time,
+ * in order, never on the caller's thread; a callback too slow to keep up misses lines (never
+ * blocks the proxy). Inside the callback, non-blocking functions may be used (including
+ * `toolhive_log_follow_cancel` and `toolhive_log_follow_free` of this very follow); blocking
+ * ones return `TOOLHIVE_STATUS_IN_CALLBACK`. It must not unwind.
+ *
+ * The follow ends when the caller cancels it (`toolhive_log_follow_cancel`/`_free`), or by
+ * itself, with one last call whose line is NULL: when the runtime is freed, or when the log
+ * can have no more lines: the proxy was removed, or restarted in this runtime (a restart
+ * starts a new log: follow again). A log stays open while a `toolhive_proxy` handle of its
+ * instance is alive, so with such a handle a follow of a restarted proxy only goes quiet. `userdata` is passed to every call; `userdata_free` (may be
+ * NULL) is called once with it on the follow's thread after the last call.
+ *
+ * On success `*out` receives the follow, which the caller owns and must free with
+ * `toolhive_log_follow_free` (also after it ended by itself). On failure nothing was started
+ * and `userdata_free` is not called (the caller keeps `userdata`).
+ * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT` (rt, name, callback, out),
+ * `TOOLHIVE_STATUS_INVALID_UTF8`, `TOOLHIVE_STATUS_NOT_FOUND`, `TOOLHIVE_STATUS_STATE`,
+ * `TOOLHIVE_STATUS_IO` (thread). Thread safety: any thread, also inside callbacks (it does not
+ * block).
+ *
+ * # Safety
+ * `rt` is NULL or a live runtime; `name` is NULL or NUL-terminated; `callback` and
+ * `userdata_free` are NULL or valid functions; `userdata` is usable from the follow's thread;
+ * `out` and `err` are NULL or writable.
+ */
+enum toolhive_status toolhive_runtime_follow_logs(const struct toolhive_runtime *rt,
+                                                  const char *name,
+                                                  toolhive_log_follow_callback callback,
+                                                  void *userdata,
+                                                  void (*userdata_free)(void *userdata),
+                                                  struct toolhive_log_follow **out,
+                                                  struct toolhive_error **err);
+
+/**
+ * Stop delivering lines, without waiting: a call already running (or just starting) may
+ * still complete; `toolhive_log_follow_free` waits for it. Cancelling twice, or after the
+ * follow ended, does nothing. The callback is not called with a NULL line after a cancel.
+ *
+ * Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT`.
+ * Thread safety: any thread, concurrently, also inside callbacks (including its own).
+ *
+ * # Safety
+ * `follow` is NULL or a live follow; `err` is NULL or writable.
+ */
+enum toolhive_status toolhive_log_follow_cancel(const struct toolhive_log_follow *follow,
+                                                struct toolhive_error **err);
+
+/**
+ * End the follow (as `toolhive_log_follow_cancel`) and free it; waits until the callback's
+ * last call and the userdata destructor have returned, so the caller may release what they use
+ * right after. NULL is a no-op. Called from inside a callback (its own or any other), it does
+ * not wait: the follow's thread finishes by itself.
+ *
+ * Thread safety: any thread, as the last call on `follow`.
+ *
+ * # Safety
+ * `follow` is NULL or a follow from this library not freed yet.
+ */
+void toolhive_log_follow_free(struct toolhive_log_follow *follow);
 
 /**
  * The name of the proxy the event concerns; NULL when `event` is NULL.

@@ -42,23 +42,112 @@ export interface StateSnapshot {
   reason?: string
 }
 
-/**
- * A notification about a proxy: core's event JSON with camelCase keys. Today's kind is
- * `'state_changed'` (with `from` and `to`); kinds added later (e.g. authorization required)
- * arrive the same way with their own `type` and fields.
- */
-export interface ProxyEvent {
+/** The proxy moved to a new state. */
+export interface StateChangedEvent {
   /** The proxy it concerns. */
   proxy: string
-  /** What happened, e.g. `'state_changed'`. */
-  type: 'state_changed' | (string & {})
-  /** For `'state_changed'`: the state it left. */
-  from?: StateSnapshot
-  /** For `'state_changed'`: the state it is in now. */
-  to?: StateSnapshot
-  [field: string]: unknown
+  type: 'state_changed'
+  /** The state it left. */
+  from: StateSnapshot
+  /** The state it is in now. */
+  to: StateSnapshot
 }
 
-/** What a `ProxyEvents` emitter can listen to: `'event'` (every event) or one event `type`. */
-export type ProxyEventName = 'event' | 'state_changed' | (string & {})
+/**
+ * The user must log in to the remote's authorization server: show them `url`. With
+ * `configure({ openBrowser: 'auto' })` (the default) a listener for this event means the host
+ * shows it, and no browser is opened; without one the system browser opens. Until the login
+ * completes the proxy answers MCP clients 503 with `Retry-After`.
+ */
+export interface AuthorizationRequiredEvent {
+  /** The proxy it concerns. */
+  proxy: string
+  type: 'authorization_required'
+  /** The authorization URL to open. */
+  url: string
+}
 
+/** The proxy's authorization state changed (authorizing, authenticated, needs_login, ...). */
+export interface AuthStateChangedEvent {
+  /** The proxy it concerns. */
+  proxy: string
+  type: 'auth_state_changed'
+  /** The new state (as `proxy.authState` and `list()` show it). */
+  state: AuthState
+}
+
+/** Each event `type` and its event. */
+export interface ProxyEventMap {
+  state_changed: StateChangedEvent
+  authorization_required: AuthorizationRequiredEvent
+  auth_state_changed: AuthStateChangedEvent
+}
+
+/**
+ * A notification about a proxy: core's event JSON with camelCase keys; narrow it on `type`.
+ * Kinds added to the core later arrive the same way (with their own `type` and fields) before
+ * these typings name them: give `switch (event.type)` a default branch.
+ */
+export type ProxyEvent = ProxyEventMap[keyof ProxyEventMap]
+
+/** What a `ProxyEvents` emitter can listen to: `'event'` (every event) or one event `type`. */
+export type ProxyEventName = 'event' | keyof ProxyEventMap | (string & {})
+
+/** A listener for `K`: its event type when `K` names a kind, any event otherwise. */
+export type ProxyEventListener<K extends ProxyEventName> = (
+  event: K extends keyof ProxyEventMap ? ProxyEventMap[K] : ProxyEvent,
+) => void
+
+/**
+ * A secret store implemented in JS, e.g. over VS Code's `SecretStorage`
+ * (`configure({ secretStore })`). Methods are called on the JS thread with the object as `this`
+ * and may return a value or a Promise. A throw or a rejection fails the operation that needed
+ * the secret with code `'secret'` (its message names the store, the operation and the key,
+ * so it must not contain the value). Keys of proxies' own secrets start with
+ * `proxy/<name>/`; options may refer to any key: `bearerToken: { secret: 'key' }`.
+ */
+export interface SecretStore {
+  /** A short name for error messages, e.g. `'vscode'` (default `'js'`). */
+  kind?: string
+  /** The value under `key`; `null` or `undefined` when there is none. */
+  get(key: string): string | null | undefined | Promise<string | null | undefined>
+  /** Store `value` under `key`, replacing what was there. */
+  set(key: string, value: string): unknown
+  /** Delete `key`; deleting a missing key succeeds. */
+  delete(key: string): unknown
+  /** Every key (never the values). */
+  list(): string[] | Promise<string[]>
+}
+
+/** Options of `configure()`. */
+export interface ManagerOptions {
+  /**
+   * Where proxies are saved (config, status, log file; the file secret store) so they can be
+   * listed, stopped, restarted and removed across processes and restored after a crash; e.g.
+   * `defaultStateDir()`, shared with the `toolhive` CLI. Leave it out to keep everything in
+   * memory. One state directory per process: a worker needs its own.
+   */
+  stateDir?: string | null
+  /**
+   * Where secrets live (bearer tokens and secret headers given as values, OAuth tokens and
+   * client registrations): `'default'` (the file store in `stateDir`, or memory without one),
+   * `'file'` (the same, requiring `stateDir`), `'memory'`, `'env'` (read-only: key `team/token`
+   * is read from `TOOLHIVE_SECRET_TEAM_TOKEN`), or a `SecretStore` object of your own.
+   */
+  secretStore?: 'default' | 'file' | 'memory' | 'env' | SecretStore | null
+  /**
+   * Who opens the system browser when a proxy needs an OAuth login. `'auto'` (default): it is
+   * opened unless a listener for `'authorization_required'` is registered (a `ProxyEvents`
+   * `on`/`once` for that type; catch-all `onEvent` / `'event'` listeners do not count) as the
+   * event is delivered; `true`: always (listeners get the event too); `false`: never, the
+   * host shows the URL. A proxy's own `oauth: { skipBrowser: true }` also keeps it closed.
+   */
+  openBrowser?: boolean | 'auto' | null
+}
+
+/** One result of `restore()`: the proxy started again, or why it could not be. */
+export interface RestoreResult {
+  name: string
+  proxy?: Proxy
+  error?: ToolhiveError
+}

@@ -42,26 +42,115 @@ export interface StateSnapshot {
   reason?: string
 }
 
-/**
- * A notification about a proxy: core's event JSON with camelCase keys. Today's kind is
- * `'state_changed'` (with `from` and `to`); kinds added later (e.g. authorization required)
- * arrive the same way with their own `type` and fields.
- */
-export interface ProxyEvent {
+/** The proxy moved to a new state. */
+export interface StateChangedEvent {
   /** The proxy it concerns. */
   proxy: string
-  /** What happened, e.g. `'state_changed'`. */
-  type: 'state_changed' | (string & {})
-  /** For `'state_changed'`: the state it left. */
-  from?: StateSnapshot
-  /** For `'state_changed'`: the state it is in now. */
-  to?: StateSnapshot
-  [field: string]: unknown
+  type: 'state_changed'
+  /** The state it left. */
+  from: StateSnapshot
+  /** The state it is in now. */
+  to: StateSnapshot
 }
 
-/** What a `ProxyEvents` emitter can listen to: `'event'` (every event) or one event `type`. */
-export type ProxyEventName = 'event' | 'state_changed' | (string & {})
+/**
+ * The user must log in to the remote's authorization server: show them `url`. With
+ * `configure({ openBrowser: 'auto' })` (the default) a listener for this event means the host
+ * shows it, and no browser is opened; without one the system browser opens. Until the login
+ * completes the proxy answers MCP clients 503 with `Retry-After`.
+ */
+export interface AuthorizationRequiredEvent {
+  /** The proxy it concerns. */
+  proxy: string
+  type: 'authorization_required'
+  /** The authorization URL to open. */
+  url: string
+}
 
+/** The proxy's authorization state changed (authorizing, authenticated, needs_login, ...). */
+export interface AuthStateChangedEvent {
+  /** The proxy it concerns. */
+  proxy: string
+  type: 'auth_state_changed'
+  /** The new state (as `proxy.authState` and `list()` show it). */
+  state: AuthState
+}
+
+/** Each event `type` and its event. */
+export interface ProxyEventMap {
+  state_changed: StateChangedEvent
+  authorization_required: AuthorizationRequiredEvent
+  auth_state_changed: AuthStateChangedEvent
+}
+
+/**
+ * A notification about a proxy: core's event JSON with camelCase keys; narrow it on `type`.
+ * Kinds added to the core later arrive the same way (with their own `type` and fields) before
+ * these typings name them: give `switch (event.type)` a default branch.
+ */
+export type ProxyEvent = ProxyEventMap[keyof ProxyEventMap]
+
+/** What a `ProxyEvents` emitter can listen to: `'event'` (every event) or one event `type`. */
+export type ProxyEventName = 'event' | keyof ProxyEventMap | (string & {})
+
+/** A listener for `K`: its event type when `K` names a kind, any event otherwise. */
+export type ProxyEventListener<K extends ProxyEventName> = (
+  event: K extends keyof ProxyEventMap ? ProxyEventMap[K] : ProxyEvent,
+) => void
+
+/**
+ * A secret store implemented in JS, e.g. over VS Code's `SecretStorage`
+ * (`configure({ secretStore })`). Methods are called on the JS thread with the object as `this`
+ * and may return a value or a Promise. A throw or a rejection fails the operation that needed
+ * the secret with code `'secret'` (its message names the store, the operation and the key,
+ * so it must not contain the value). Keys of proxies' own secrets start with
+ * `proxy/<name>/`; options may refer to any key: `bearerToken: { secret: 'key' }`.
+ */
+export interface SecretStore {
+  /** A short name for error messages, e.g. `'vscode'` (default `'js'`). */
+  kind?: string
+  /** The value under `key`; `null` or `undefined` when there is none. */
+  get(key: string): string | null | undefined | Promise<string | null | undefined>
+  /** Store `value` under `key`, replacing what was there. */
+  set(key: string, value: string): unknown
+  /** Delete `key`; deleting a missing key succeeds. */
+  delete(key: string): unknown
+  /** Every key (never the values). */
+  list(): string[] | Promise<string[]>
+}
+
+/** Options of `configure()`. */
+export interface ManagerOptions {
+  /**
+   * Where proxies are saved (config, status, log file; the file secret store) so they can be
+   * listed, stopped, restarted and removed across processes and restored after a crash; e.g.
+   * `defaultStateDir()`, shared with the `toolhive` CLI. Leave it out to keep everything in
+   * memory. One state directory per process: a worker needs its own.
+   */
+  stateDir?: string | null
+  /**
+   * Where secrets live (bearer tokens and secret headers given as values, OAuth tokens and
+   * client registrations): `'default'` (the file store in `stateDir`, or memory without one),
+   * `'file'` (the same, requiring `stateDir`), `'memory'`, `'env'` (read-only: key `team/token`
+   * is read from `TOOLHIVE_SECRET_TEAM_TOKEN`), or a `SecretStore` object of your own.
+   */
+  secretStore?: 'default' | 'file' | 'memory' | 'env' | SecretStore | null
+  /**
+   * Who opens the system browser when a proxy needs an OAuth login. `'auto'` (default): it is
+   * opened unless a listener for `'authorization_required'` is registered (a `ProxyEvents`
+   * `on`/`once` for that type; catch-all `onEvent` / `'event'` listeners do not count) as the
+   * event is delivered; `true`: always (listeners get the event too); `false`: never, the
+   * host shows the URL. A proxy's own `oauth: { skipBrowser: true }` also keeps it closed.
+   */
+  openBrowser?: boolean | 'auto' | null
+}
+
+/** One result of `restore()`: the proxy started again, or why it could not be. */
+export interface RestoreResult {
+  name: string
+  proxy?: Proxy
+  error?: ToolhiveError
+}
 
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
@@ -79,12 +168,21 @@ export declare class EventSubscription {
   get closed(): boolean
 }
 
+/** What `followLogs` returns. */
+export declare class LogFollower {
+  /** Stop following (idempotent). */
+  close(): void
+  /** True once `close()` was called or the log ended (its proxy was removed). */
+  get closed(): boolean
+}
+
 /**
  * A proxy in front of one remote MCP server, running in this process. Give `url` to any MCP
  * client.
  *
  * A running proxy keeps the Node process alive, like a listening `net.Server`; `unref()`
- * lets the process exit while it runs.
+ * lets the process exit while it runs. `restart(name)` replaces it with a new `Proxy` on the
+ * same port: this handle then shows the old one, stopped (`get(name)` gives the new one).
  */
 export declare class Proxy {
   /** The local MCP URL, e.g. `http://127.0.0.1:41873/mcp`. */
@@ -99,6 +197,11 @@ export declare class Proxy {
   get state(): ProxyState
   /** Why it failed, when `state` is `'failed'`; else `null`. */
   get reason(): string | null
+  /**
+   * The authorization state (read live); `null` with static credentials (a bearer token,
+   * headers) or none.
+   */
+  get authState(): AuthState | null
   /** A snapshot like the entries of `list()` (also what `JSON.stringify(proxy)` gives). */
   toJSON(): ProxyInfo
   /** Recent log lines, oldest first (a bounded ring; debug lines are not kept). */
@@ -122,15 +225,15 @@ export declare class Proxy {
 export declare class ProxyEvents {
   constructor()
   /** Add `listener` for `event` (`'event'` for all kinds). */
-  on(event: ProxyEventName, listener: (event: ProxyEvent) => void): void
+  on<K extends ProxyEventName>(event: K, listener: ProxyEventListener<K>): void
   /** Same as `on`. */
-  addListener(event: ProxyEventName, listener: (event: ProxyEvent) => void): void
+  addListener<K extends ProxyEventName>(event: K, listener: ProxyEventListener<K>): void
   /** Add `listener` for the next `event` only. */
-  once(event: ProxyEventName, listener: (event: ProxyEvent) => void): void
+  once<K extends ProxyEventName>(event: K, listener: ProxyEventListener<K>): void
   /** Remove the most recently added `listener` for `event`; true if one was removed. */
-  off(event: ProxyEventName, listener: (event: ProxyEvent) => void): boolean
+  off<K extends ProxyEventName>(event: K, listener: ProxyEventListener<K>): boolean
   /** Same as `off`. */
-  removeListener(event: ProxyEventName, listener: (event: ProxyEvent) => void): boolean
+  removeListener<K extends ProxyEventName>(event: K, listener: ProxyEventListener<K>): boolean
   /** Remove every listener (of `event` only, when given). */
   removeAllListeners(event?: ProxyEventName): void
   /** How many listeners `event` has. */
@@ -139,16 +242,86 @@ export declare class ProxyEvents {
   eventNames(): ProxyEventName[]
 }
 
+/**
+ * A proxy's authorization state: `list()` entries' `auth`, `proxy.authState`, and the
+ * `state` of `auth_state_changed` events. While no valid token exists the proxy answers MCP
+ * clients 503 with `Retry-After`.
+ */
+export interface AuthState {
+  /**
+   * `'authenticated'`, `'authorizing'`, `'refreshing'`, `'auth_retrying'`, `'needs_login'`
+   * or `'unauthenticated'`.
+   */
+  state: AuthStateName
+  /** For `'authenticated'`: when the access token expires, if known. */
+  expiresAt?: Date
+  /** For `'auth_retrying'`: when the proxy tries again. */
+  nextAttemptAt?: Date
+  /** For `'auth_retrying'` and `'needs_login'`: what went wrong. */
+  reason?: string
+}
+
+/** The names of the authorization states (type only: the values are core's names). */
+export type AuthStateName = 'unauthenticated' | 'authorizing' | 'authenticated' | 'refreshing' | 'auth_retrying' | 'needs_login'
+
+/**
+ * Configure this process's (or worker's) proxy manager: where proxies are saved, where
+ * secrets live, and who opens the browser for OAuth logins. Call it before starting proxies:
+ * it throws (code `'state'`) while a proxy of this process is active or a `start`, `restart`
+ * or `restore` is under way. Proxies stopped before are forgotten (`get` no longer finds
+ * them; with the old state directory they stay saved there).
+ *
+ * Without it (or with `{}`) everything is in memory, secrets too, and the browser opens for a
+ * login unless an `authorization_required` listener is registered (`openBrowser: 'auto'`).
+ * Invalid options throw with code `'invalid_config'` and the `field`; a state directory that
+ * cannot be created throws with code `'state'`.
+ */
+export declare function configure(options?: ManagerOptions | null): void
+
+/**
+ * The per-user default state directory (`$XDG_STATE_HOME/toolhive-embed`, i.e.
+ * `~/.local/state/toolhive-embed`), shared with the `toolhive` CLI; `null` when there is no
+ * home directory. Pass it to `configure({ stateDir })` to see and manage the CLI's proxies.
+ */
+export declare function defaultStateDir(): string | null
+
+/** Delete the secret `name` from the configured secret store; deleting a missing one resolves. */
+export declare function deleteSecret(name: string): Promise<void>
+
+/**
+ * Call `listener` on the JS thread with every new log line of the proxy called `name` (from
+ * memory when this process serves it, from its log file when another one does), until
+ * `close()`; throws with code `'not_found'`. Like events, following never keeps the process
+ * alive; a throwing listener is an uncaught exception.
+ */
+export declare function followLogs(name: string, listener: (line: LogLine) => void): LogFollower
+
 /** The proxy called `name` (running or stopped), or `null`. */
 export declare function get(name: string): Proxy | null
 
-/** Every proxy of this process (or worker), running or stopped, sorted by name. */
+/** The value stored under `name` in the configured secret store, or `null`. */
+export declare function getSecret(name: string): Promise<string | null>
+
+/** A snapshot of the proxy called `name`, wherever it runs; throws with code `'not_found'`. */
+export declare function info(name: string): ProxyInfo
+
+/**
+ * Every proxy of this process (or worker), running or stopped, sorted by name; with a state
+ * directory (`configure({ stateDir })`) also those saved there or served by other processes
+ * (`pid`; `stale` when that process died without stopping them).
+ */
 export declare function list(): Array<ProxyInfo>
+
+/**
+ * The names of every secret in the configured secret store (never the values), sorted;
+ * proxies' own secrets are under `proxy/<name>/`.
+ */
+export declare function listSecrets(): Promise<string[]>
 
 /** Severity of a log line or record. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 
-/** One recent log line of a proxy (`proxy.logs()`). */
+/** One log line of a proxy (`proxy.logs()`, `logs(name)`, `followLogs`). */
 export interface LogLine {
   at: Date
   level: LogLevel
@@ -164,6 +337,12 @@ export interface LogRecord {
   proxy?: string
   message: string
 }
+
+/**
+ * Recent log lines of the proxy called `name`, oldest first (from its log file when another
+ * process serves it); throws with code `'not_found'`.
+ */
+export declare function logs(name: string): Array<LogLine>
 
 /**
  * Call `listener` on the JS thread with every event of every proxy of this process (or
@@ -187,10 +366,48 @@ export interface ProxyInfo {
   reason?: string
   /** When it started. */
   startedAt: Date
+  /**
+   * The process serving it, while it runs (this one, or another one sharing the state
+   * directory).
+   */
+  pid?: number
+  /**
+   * Its state file says it runs but its process is gone: it was not stopped cleanly
+   * (`restore()` starts it again).
+   */
+  stale: boolean
+  /**
+   * Where it stands with the remote's authorization server; absent with static
+   * credentials (a bearer token, headers) or none.
+   */
+  auth?: AuthState
 }
 
 /** The lifecycle states of a proxy (type only: the values are core's state names). */
 export type ProxyState = 'starting' | 'running' | 'unhealthy' | 'stopping' | 'stopped' | 'failed'
+
+/**
+ * Stop `name` (here or in its process) and delete its saved config, its log file and its
+ * secrets (every key starting with `proxy/<name>/` in the secret store). Rejects with
+ * `'not_found'` for an unknown name.
+ */
+export declare function remove(name: string): Promise<void>
+
+/**
+ * Stop `name` and start it again with the same config on the same port; resolves with its
+ * new snapshot. A proxy served by another process is restarted there; a saved, stopped one
+ * (or one whose process died) is started here. The restarted proxy is a new `Proxy`: handles
+ * from before show the old one, stopped; `get(name)` gives the new one (it keeps `unref()`).
+ */
+export declare function restart(name: string): Promise<ProxyInfo>
+
+/**
+ * Start every saved proxy that was running when its process ended (a crash, a kill, a
+ * reboot); call it at startup with a state directory configured. Proxies served by another
+ * live process are left alone. Resolves with one result per proxy it tried: `{ name, proxy }`
+ * or `{ name, error }`. Without a state directory there is nothing to restore.
+ */
+export declare function restore(): Promise<RestoreResult[]>
 
 /**
  * Send Rust log records at `level` and above (default `'info'`) to `callback`, on the JS
@@ -201,6 +418,14 @@ export declare function setLogger(callback: ((record: LogRecord) => void) | null
 
 /** Change the level of the callback given to `setLogger`. */
 export declare function setLogLevel(level: LogLevel): void
+
+/**
+ * Store `value` under `name` in the configured secret store (replacing what was there), for
+ * options that refer to it: `bearerToken: { secret: name }`,
+ * `headers: { 'X-Api-Key': { secret: name } }`. Rejects with `'invalid_config'` (a bad name,
+ * an empty value) or `'secret'` (the store failed, e.g. the read-only `'env'` store).
+ */
+export declare function setSecret(name: string, value: string): Promise<void>
 
 /**
  * Start a proxy in front of the remote MCP server at `remoteUrl`; resolves once its local URL
@@ -214,6 +439,27 @@ export declare function setLogLevel(level: LogLevel): void
  * `ErrorCode`).
  */
 export declare function start(remoteUrl: string, options?: StartOptions | null): Promise<Proxy>
+
+/**
+ * State files of the state directory that could not be read (corrupt, unreadable, or from a
+ * newer version). `list()` and `restore()` skip them; nothing overwrites them.
+ */
+export declare function stateErrors(): Array<StateFileError>
+
+/** A state file that could not be used (`stateErrors()`). */
+export interface StateFileError {
+  /** The file. */
+  path: string
+  /** What is wrong with it. */
+  message: string
+}
+
+/**
+ * Stop the proxy called `name` gracefully, in this process or in the one serving it (with a
+ * shared state directory); its saved config is kept. Rejects with `'not_found'` for an
+ * unknown name.
+ */
+export declare function stop(name: string): Promise<void>
 
 /** Stop every proxy, concurrently, each within its grace period. */
 export declare function stopAll(): Promise<void>

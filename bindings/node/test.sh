@@ -10,7 +10,10 @@
 # 4. tsc --strict --noEmit on the TypeScript example
 # 5. node:test: API, events, logs, SDK end to end against server-everything (streamable HTTP +
 #    SSE, progress, 50 concurrent proxies), process exit, workers, the examples, and
-#    `npm install <path>` from another project
+#    `npm install <path>` from another project; managing proxies (configure, a JS secret store,
+#    restart/remove/restore/stateErrors/followLogs, a bearer-protected upstream) and OAuth
+#    (authorization_required, 503 + Retry-After, who opens the browser) against small servers
+#    of the tests' own
 #
 # Env: CARGO_TARGET_DIR (default <repo>/target). Needs node >= 20, npm, cargo.
 set -euo pipefail

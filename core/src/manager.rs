@@ -452,6 +452,14 @@ impl ProxyManager {
         futures_util::future::join_all(proxies.iter().map(Proxy::stop)).await;
     }
 
+    /// The host is shutting down: stop every proxy gracefully but keep their saved state, so
+    /// `restore()` in the next process brings back exactly what was running. Without a state
+    /// directory this is [`ProxyManager::stop_all`].
+    pub async fn shutdown(&self) {
+        let proxies: Vec<Proxy> = self.proxies().values().cloned().collect();
+        futures_util::future::join_all(proxies.iter().map(Proxy::shut_down)).await;
+    }
+
     /// Stop `name` and start it again with the same config on the same port. A proxy served by
     /// another process is restarted there; a saved, stopped one is started here.
     pub async fn restart(&self, name: &str) -> Result<ProxyInfo> {

@@ -184,6 +184,17 @@ impl From<toolhive_core::Error> for Failure {
     }
 }
 
+impl toolhive_error {
+    /// The error object for `failure` (also kept inside result lists, e.g. restore results).
+    pub(crate) fn from_failure(failure: Failure) -> Self {
+        toolhive_error {
+            status: failure.status,
+            message: cstring(failure.display()),
+            field: failure.field.map(cstring),
+        }
+    }
+}
+
 /// Store `failure` in `*out_err` when the caller asked for errors.
 ///
 /// # Safety
@@ -192,11 +203,7 @@ unsafe fn write_error(out_err: *mut *mut toolhive_error, failure: Failure) {
     if out_err.is_null() {
         return;
     }
-    let error = Box::new(toolhive_error {
-        status: failure.status,
-        message: cstring(failure.display()),
-        field: failure.field.map(cstring),
-    });
+    let error = Box::new(toolhive_error::from_failure(failure));
     // SAFETY: non-NULL and writable per the caller's contract.
     unsafe { *out_err = Box::into_raw(error) };
 }

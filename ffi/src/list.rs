@@ -1,4 +1,5 @@
-//! `toolhive_proxy_list`: a snapshot of a runtime's proxies with length/get accessors.
+//! `toolhive_proxy_list`: a snapshot of a runtime's proxies with length/get accessors, and
+//! `toolhive_proxy_info`: one proxy's snapshot (an entry of a list, or standalone).
 
 use std::ffi::{CStr, CString, c_char};
 use std::time::UNIX_EPOCH;
@@ -8,7 +9,8 @@ use toolhive_core::{ProxyInfo, ProxyState};
 use crate::error::boundary_or;
 use crate::strings::{cstring, static_cstr};
 
-/// A snapshot of a runtime's proxies (from `toolhive_runtime_list`), sorted by name.
+/// A snapshot of a runtime's proxies (from `toolhive_runtime_list`), sorted by name: those of
+/// this runtime and, with a state directory, those saved there or served by other processes.
 ///
 /// Owned by the caller: free it with `toolhive_proxy_list_free`. Immutable: may be read from
 /// several threads at once.
@@ -16,9 +18,14 @@ pub struct toolhive_proxy_list {
     items: Vec<toolhive_proxy_info>,
 }
 
-/// One entry of a `toolhive_proxy_list`.
+/// A snapshot of one proxy: an entry of a `toolhive_proxy_list`, or a standalone snapshot.
 ///
-/// Ownership: borrowed from its list; it and its strings are valid until the list is freed.
+/// Ownership: an entry of a list (`const toolhive_proxy_info *` from `toolhive_proxy_list_get`)
+/// is borrowed from its list: it and its strings are valid until the list is freed, and it must
+/// never be passed to `toolhive_proxy_info_free`. A standalone snapshot (`toolhive_proxy_info *`
+/// from `toolhive_runtime_info`, `toolhive_runtime_restart`, `toolhive_proxy_get_info`) is owned
+/// by the caller: free it with `toolhive_proxy_info_free`; its strings are borrowed from it.
+/// Immutable: may be read from several threads at once.
 pub struct toolhive_proxy_info {
     name: CString,
     local_url: CString,
@@ -28,6 +35,9 @@ pub struct toolhive_proxy_info {
     failure_reason: Option<CString>,
     auth_state: Option<&'static CStr>,
     started_at_ms: i64,
+    pid: u32,
+    stale: bool,
+    auth_json: Option<CString>,
     json: CString,
 }
 
@@ -40,7 +50,7 @@ impl toolhive_proxy_list {
 }
 
 impl toolhive_proxy_info {
-    fn new(info: &ProxyInfo) -> Self {
+    pub(crate) fn new(info: &ProxyInfo) -> Self {
         let failure_reason = match &info.state {
             ProxyState::Failed { reason } => Some(cstring(reason.clone())),
             _ => None,
@@ -58,6 +68,12 @@ impl toolhive_proxy_info {
             failure_reason,
             auth_state: info.auth.as_ref().map(|a| static_cstr(a.as_str())),
             started_at_ms,
+            pid: info.pid.unwrap_or(0),
+            stale: info.stale,
+            auth_json: info
+                .auth
+                .as_ref()
+                .map(|a| cstring(serde_json::to_string(a).expect("auth states always serialize"))),
             json: cstring(info.to_json()),
         }
     }
@@ -121,11 +137,12 @@ fn info_str(
     })
 }
 
-/// The proxy's name. NULL when `info` is NULL. Borrowed from the list.
+/// The proxy's name. NULL when `info` is NULL. Borrowed from the list (or standalone
+/// snapshot).
 /// Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
 ///
 /// # Safety
-/// `info` is NULL or an entry of a live list.
+/// `info` is NULL or an entry of a live list or a live standalone snapshot.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn toolhive_proxy_info_name(
     info: *const toolhive_proxy_info,
@@ -133,11 +150,12 @@ pub unsafe extern "C" fn toolhive_proxy_info_name(
     info_str(info, |i| i.name.as_ptr())
 }
 
-/// The local MCP URL. NULL when `info` is NULL. Borrowed from the list.
+/// The local MCP URL. NULL when `info` is NULL. Borrowed from the list (or standalone
+/// snapshot).
 /// Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
 ///
 /// # Safety
-/// `info` is NULL or an entry of a live list.
+/// `info` is NULL or an entry of a live list or a live standalone snapshot.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn toolhive_proxy_info_url(
     info: *const toolhive_proxy_info,
@@ -145,11 +163,12 @@ pub unsafe extern "C" fn toolhive_proxy_info_url(
     info_str(info, |i| i.local_url.as_ptr())
 }
 
-/// The remote MCP URL as configured. NULL when `info` is NULL. Borrowed from the list.
+/// The remote MCP URL as configured. NULL when `info` is NULL. Borrowed from the list (or
+/// standalone snapshot).
 /// Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
 ///
 /// # Safety
-/// `info` is NULL or an entry of a live list.
+/// `info` is NULL or an entry of a live list or a live standalone snapshot.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn toolhive_proxy_info_remote_url(
     info: *const toolhive_proxy_info,
@@ -161,7 +180,7 @@ pub unsafe extern "C" fn toolhive_proxy_info_remote_url(
 /// Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
 ///
 /// # Safety
-/// `info` is NULL or an entry of a live list.
+/// `info` is NULL or an entry of a live list or a live standalone snapshot.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn toolhive_proxy_info_transport(
     info: *const toolhive_proxy_info,
@@ -174,7 +193,7 @@ pub unsafe extern "C" fn toolhive_proxy_info_transport(
 /// Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
 ///
 /// # Safety
-/// `info` is NULL or an entry of a live list.
+/// `info` is NULL or an entry of a live list or a live standalone snapshot.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn toolhive_proxy_info_state(
     info: *const toolhive_proxy_info,
@@ -182,11 +201,12 @@ pub unsafe extern "C" fn toolhive_proxy_info_state(
     info_str(info, |i| i.state.as_ptr())
 }
 
-/// Why the proxy failed, when its state is "failed"; NULL otherwise. Borrowed from the list.
+/// Why the proxy failed, when its state is "failed"; NULL otherwise. Borrowed from the list
+/// (or standalone snapshot).
 /// Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
 ///
 /// # Safety
-/// `info` is NULL or an entry of a live list.
+/// `info` is NULL or an entry of a live list or a live standalone snapshot.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn toolhive_proxy_info_failure_reason(
     info: *const toolhive_proxy_info,
@@ -204,7 +224,7 @@ pub unsafe extern "C" fn toolhive_proxy_info_failure_reason(
 /// Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
 ///
 /// # Safety
-/// `info` is NULL or an entry of a live list.
+/// `info` is NULL or an entry of a live list or a live standalone snapshot.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn toolhive_proxy_info_auth_state(
     info: *const toolhive_proxy_info,
@@ -218,7 +238,7 @@ pub unsafe extern "C" fn toolhive_proxy_info_auth_state(
 /// Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
 ///
 /// # Safety
-/// `info` is NULL or an entry of a live list.
+/// `info` is NULL or an entry of a live list or a live standalone snapshot.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn toolhive_proxy_info_started_at_ms(
     info: *const toolhive_proxy_info,
@@ -230,15 +250,85 @@ pub unsafe extern "C" fn toolhive_proxy_info_started_at_ms(
 }
 
 /// The entry as one line of JSON: `{"name":…,"remote_url":…,"local_url":…,"transport":…,
-/// "state":"running","started_at":"2026-11-27T02:13:39.059Z"}` (plus "reason" when failed).
-/// NULL when `info` is NULL. Borrowed from the list.
+/// "state":"running","started_at":"2026-11-27T02:13:39.059Z","pid":4242,"auth":null,
+/// "stale":false}` ("reason" when failed; "pid" null when not running; "auth" as in
+/// `toolhive_proxy_info_auth_json`). More keys may be added. NULL when `info` is NULL.
+/// Borrowed from the list (or standalone snapshot).
 /// Thread safety: any thread, concurrently (lists are immutable), also inside callbacks.
 ///
 /// # Safety
-/// `info` is NULL or an entry of a live list.
+/// `info` is NULL or an entry of a live list or a live standalone snapshot.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn toolhive_proxy_info_json(
     info: *const toolhive_proxy_info,
 ) -> *const c_char {
     info_str(info, |i| i.json.as_ptr())
+}
+
+/// The process serving the proxy while it runs (this process for the runtime's own proxies,
+/// another one for a proxy served elsewhere through the state directory); 0 when it is not
+/// running or `info` is NULL.
+/// Thread safety: any thread, concurrently (snapshots are immutable), also inside callbacks.
+///
+/// # Safety
+/// `info` is NULL or an entry of a live list or a live standalone snapshot.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn toolhive_proxy_info_pid(info: *const toolhive_proxy_info) -> u32 {
+    boundary_or(0, || {
+        // SAFETY: the caller's contract.
+        unsafe { info.as_ref() }.map_or(0, |i| i.pid)
+    })
+}
+
+/// True when the proxy's state file says it runs but the process serving it is gone (it
+/// crashed or was killed without stopping its proxies): `toolhive_runtime_restore` brings it
+/// back, `toolhive_runtime_stop` records it as stopped. False otherwise or when `info` is NULL.
+/// Thread safety: any thread, concurrently (snapshots are immutable), also inside callbacks.
+///
+/// # Safety
+/// `info` is NULL or an entry of a live list or a live standalone snapshot.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn toolhive_proxy_info_stale(info: *const toolhive_proxy_info) -> bool {
+    boundary_or(false, || {
+        // SAFETY: the caller's contract.
+        unsafe { info.as_ref() }.is_some_and(|i| i.stale)
+    })
+}
+
+/// The authorization state with its details as one line of JSON, e.g.
+/// `{"state":"auth_retrying","next_attempt_at":"2026-11-27T02:13:39.059Z","reason":"…"}`,
+/// `{"state":"authenticated","expires_at":"…"}`, `{"state":"needs_login","reason":"…"}`
+/// (times in RFC 3339, UTC; keys as they apply; more may be added). NULL with static
+/// credentials (no OAuth) or when `info` is NULL. Borrowed from the list (or standalone
+/// snapshot).
+/// Thread safety: any thread, concurrently (snapshots are immutable), also inside callbacks.
+///
+/// # Safety
+/// `info` is NULL or an entry of a live list or a live standalone snapshot.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn toolhive_proxy_info_auth_json(
+    info: *const toolhive_proxy_info,
+) -> *const c_char {
+    info_str(info, |i| {
+        i.auth_json
+            .as_ref()
+            .map_or(std::ptr::null(), |j| j.as_ptr())
+    })
+}
+
+/// Free a standalone snapshot (from `toolhive_runtime_info`, `toolhive_runtime_restart` or
+/// `toolhive_proxy_get_info`). NULL is a no-op. Never pass an entry of a list (those are
+/// `const` and freed with their list).
+/// Thread safety: any thread, as the last use of the snapshot.
+///
+/// # Safety
+/// `info` is NULL or a standalone snapshot from this library not freed yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn toolhive_proxy_info_free(info: *mut toolhive_proxy_info) {
+    boundary_or((), || {
+        if !info.is_null() {
+            // SAFETY: from Box::into_raw of a standalone snapshot, freed once per the contract.
+            drop(unsafe { Box::from_raw(info) });
+        }
+    })
 }

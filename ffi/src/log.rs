@@ -382,9 +382,11 @@ pub struct toolhive_log_lines {
     lines: Vec<toolhive_log_line>,
 }
 
-/// One line of a `toolhive_log_lines` snapshot.
+/// One log line: of a `toolhive_log_lines` snapshot, or passed to a
+/// `toolhive_log_follow_callback`.
 ///
-/// Ownership: borrowed from its snapshot; valid until the snapshot is freed.
+/// Ownership: borrowed from its snapshot (valid until the snapshot is freed), or, in a follow
+/// callback, valid only until the callback returns.
 pub struct toolhive_log_line {
     text: CString,
     message: CString,
@@ -395,18 +397,21 @@ pub struct toolhive_log_line {
 impl toolhive_log_lines {
     pub(crate) fn new(lines: Vec<LogLine>) -> Self {
         toolhive_log_lines {
-            lines: lines
-                .iter()
-                .map(|line| toolhive_log_line {
-                    text: cstring(line.to_string()),
-                    message: cstring(line.message.clone()),
-                    level: toolhive_log_level::from_core(line.level),
-                    time_ms: line
-                        .at
-                        .duration_since(UNIX_EPOCH)
-                        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-                })
-                .collect(),
+            lines: lines.iter().map(toolhive_log_line::new).collect(),
+        }
+    }
+}
+
+impl toolhive_log_line {
+    pub(crate) fn new(line: &LogLine) -> Self {
+        toolhive_log_line {
+            text: cstring(line.to_string()),
+            message: cstring(line.message.clone()),
+            level: toolhive_log_level::from_core(line.level),
+            time_ms: line
+                .at
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
         }
     }
 }
@@ -463,7 +468,8 @@ pub unsafe extern "C" fn toolhive_log_lines_free(lines: *mut toolhive_log_lines)
 /// Thread safety: any thread, concurrently (snapshots are immutable), also inside callbacks.
 ///
 /// # Safety
-/// `line` is NULL or a line of a live snapshot.
+/// `line` is NULL or a line of a live snapshot (or the line passed to a running follow
+/// callback).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn toolhive_log_line_text(line: *const toolhive_log_line) -> *const c_char {
     boundary_or(std::ptr::null(), || {
@@ -476,7 +482,8 @@ pub unsafe extern "C" fn toolhive_log_line_text(line: *const toolhive_log_line) 
 /// Thread safety: any thread, concurrently (snapshots are immutable), also inside callbacks.
 ///
 /// # Safety
-/// `line` is NULL or a line of a live snapshot.
+/// `line` is NULL or a line of a live snapshot (or the line passed to a running follow
+/// callback).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn toolhive_log_line_message(
     line: *const toolhive_log_line,
@@ -491,7 +498,8 @@ pub unsafe extern "C" fn toolhive_log_line_message(
 /// Thread safety: any thread, concurrently (snapshots are immutable), also inside callbacks.
 ///
 /// # Safety
-/// `line` is NULL or a line of a live snapshot.
+/// `line` is NULL or a line of a live snapshot (or the line passed to a running follow
+/// callback).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn toolhive_log_line_level(
     line: *const toolhive_log_line,
@@ -506,7 +514,8 @@ pub unsafe extern "C" fn toolhive_log_line_level(
 /// Thread safety: any thread, concurrently (snapshots are immutable), also inside callbacks.
 ///
 /// # Safety
-/// `line` is NULL or a line of a live snapshot.
+/// `line` is NULL or a line of a live snapshot (or the line passed to a running follow
+/// callback).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn toolhive_log_line_time_ms(line: *const toolhive_log_line) -> i64 {
     boundary_or(0, || {

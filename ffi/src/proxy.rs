@@ -9,6 +9,7 @@ use crate::callback;
 use crate::error::{
     arg_ref, boundary_or, guarded, report, require_out, toolhive_error, toolhive_status, write_out,
 };
+use crate::list::toolhive_proxy_info;
 use crate::log::toolhive_log_lines;
 use crate::runtime::RtShared;
 use crate::strings::{cstring, static_cstr};
@@ -118,7 +119,8 @@ pub unsafe extern "C" fn toolhive_proxy_state(proxy: *const toolhive_proxy) -> *
 
 /// The proxy's authorization state ("unauthenticated", "authorizing", "authenticated",
 /// "refreshing", "auth_retrying", "needs_login"), read at the time of the call; NULL when the
-/// proxy uses static credentials (no OAuth) or `proxy` is NULL.
+/// proxy uses static credentials (no OAuth) or `proxy` is NULL. Details (next_attempt_at,
+/// reason, expires_at): `toolhive_proxy_get_info` + `toolhive_proxy_info_auth_json`.
 ///
 /// Ownership: static (valid forever). Thread safety: any thread, also inside callbacks.
 ///
@@ -200,6 +202,34 @@ pub unsafe extern "C" fn toolhive_proxy_logs(
         let lines = toolhive_log_lines::new(handle.proxy.logs());
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(Box::new(lines))) };
+        Ok(())
+    });
+    // SAFETY: the caller's contract for `err`.
+    unsafe { report(err, result) }
+}
+
+/// A standalone snapshot of this proxy now (state, pid, auth state with details as JSON, ...;
+/// see `toolhive_proxy_info`), e.g. to read `toolhive_proxy_info_auth_json`.
+///
+/// On success `*out` receives a snapshot the caller owns (free with
+/// `toolhive_proxy_info_free`). Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT`.
+/// Thread safety: any thread, also inside callbacks (it does not block).
+///
+/// # Safety
+/// `proxy` is NULL or a live handle; `out` and `err` are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn toolhive_proxy_get_info(
+    proxy: *const toolhive_proxy,
+    out: *mut *mut toolhive_proxy_info,
+    err: *mut *mut toolhive_error,
+) -> toolhive_status {
+    let result = guarded(|| {
+        // SAFETY: the caller's contract for `proxy`.
+        let handle = unsafe { arg_ref(proxy, "proxy") }?;
+        require_out(out, "out")?;
+        let info = Box::new(toolhive_proxy_info::new(&handle.proxy.info()));
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(info)) };
         Ok(())
     });
     // SAFETY: the caller's contract for `err`.

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use toolhive_core::{ManagerOptions, ProxyConfig, ProxyManager};
+use tokio_util::sync::CancellationToken;
+
+use toolhive_core::{ManagerOptions, ProxyManager};
 
 use crate::callback;
 use crate::error::{
@@ -15,7 +17,8 @@ use crate::error::{
 use crate::event::{EventDispatcher, toolhive_event_callback};
 use crate::list::toolhive_proxy_list;
 use crate::proxy::toolhive_proxy;
-use crate::strings::{arg_json, arg_str, cstring};
+use crate::secrets::{SecretStoreChoice, StoreLease};
+use crate::strings::{arg_config, arg_str, cstring};
 
 /// Most worker threads a runtime may ask for.
 const MAX_WORKER_THREADS: usize = 1024;
@@ -33,6 +36,7 @@ pub struct toolhive_runtime_options {
     worker_threads: usize,
     state_dir: Option<String>,
     open_browser: bool,
+    pub(crate) secret_store: SecretStoreChoice,
 }
 
 /// What proxy handles share with their runtime: the tokio runtime, until the runtime is freed.
@@ -41,6 +45,9 @@ pub(crate) struct RtShared {
     /// guard while they wait, so free (a writer) waits for them, and they never see a runtime
     /// that is being torn down.
     runtime: RwLock<Option<tokio::runtime::Runtime>>,
+    /// Cancelled when the runtime is freed, before it waits for `runtime`'s readers: ends the
+    /// log followers, which wait inside `block_on`.
+    pub(crate) closing: CancellationToken,
 }
 
 impl RtShared {
@@ -48,6 +55,12 @@ impl RtShared {
     pub(crate) fn block_on<F: Future>(&self, fut: F) -> Option<F::Output> {
         let guard = self.runtime.read().unwrap_or_else(|p| p.into_inner());
         guard.as_ref().map(|rt| rt.block_on(fut))
+    }
+
+    /// [`RtShared::block_on`] for calls that need the runtime: "the runtime was freed"
+    /// otherwise (only possible through a handle that outlived its runtime).
+    pub(crate) fn run<F: Future>(&self, fut: F) -> Result<F::Output, Failure> {
+        self.block_on(fut).ok_or_else(closed)
     }
 }
 
@@ -63,6 +76,8 @@ pub struct toolhive_runtime {
     manager: ProxyManager,
     state_dir: Option<CString>,
     events: Mutex<Option<EventDispatcher>>,
+    /// Keeps a host secret store's userdata alive until the runtime is shut down.
+    store_lease: Option<StoreLease>,
 }
 
 impl toolhive_runtime {
@@ -74,12 +89,15 @@ impl toolhive_runtime {
             manager,
             state_dir: _,
             events,
+            store_lease,
         } = self;
+        // Log followers wait inside `block_on` (holding a read guard): end them first.
+        shared.closing.cancel();
         let runtime = {
             let mut guard = shared.runtime.write().unwrap_or_else(|p| p.into_inner());
             if let Some(runtime) = guard.as_ref() {
                 // Each proxy stops within its own stop_grace_ms (enforced by core).
-                runtime.block_on(manager.stop_all());
+                runtime.block_on(manager.shutdown());
             }
             guard.take()
         };
@@ -91,15 +109,23 @@ impl toolhive_runtime {
         if let Some(runtime) = runtime {
             runtime.shutdown_timeout(SHUTDOWN_TIMEOUT);
         }
+        // Last: no task of this runtime calls the host store anymore (a call still running
+        // on the blocking pool is waited for by the lease).
+        drop(store_lease);
     }
 
     pub(crate) fn manager(&self) -> &ProxyManager {
         &self.manager
     }
+
+    pub(crate) fn shared(&self) -> &Arc<RtShared> {
+        &self.shared
+    }
 }
 
 /// New runtime options with defaults: as many worker threads as CPUs, no state directory
-/// (everything in memory), open a browser for OAuth logins.
+/// (everything in memory), the default secret store (see
+/// `toolhive_runtime_options_set_secret_store`), open a browser for OAuth logins.
 ///
 /// Returns NULL only if the library panicked. Ownership: the caller frees the result with
 /// `toolhive_runtime_options_free`.
@@ -111,6 +137,7 @@ pub extern "C" fn toolhive_runtime_options_new() -> *mut toolhive_runtime_option
             worker_threads: 0,
             state_dir: None,
             open_browser: true,
+            secret_store: SecretStoreChoice::Default,
         }))
     })
 }
@@ -187,8 +214,15 @@ pub unsafe extern "C" fn toolhive_runtime_options_set_state_dir(
     unsafe { report(err, result) }
 }
 
-/// Whether an OAuth login opens the user's browser (`true`, the default) or not (`false`: the
-/// host shows the URL of the "authorization_required" event itself, see `toolhive_event_url`).
+/// Whether an OAuth login opens the user's browser (`true`, the default) or not (`false`).
+///
+/// Every login publishes an "authorization_required" event carrying the authorization URL to
+/// the runtime's event callback (`toolhive_runtime_set_event_callback`, `toolhive_event_url`)
+/// either way. A host that shows the URL itself (its own window, a notification, a copyable
+/// link) sets `false`, so the library never starts a browser behind its back (core's
+/// `ManagerOptions::suppress_browser`). Setting an event callback alone does not change this:
+/// a callback that only watches state changes still gets the default browser behaviour. A
+/// proxy's own `oauth.skip_browser` config also keeps the browser closed.
 ///
 /// Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT` (opts).
 /// Thread safety: one thread at a time per options object; also inside callbacks.
@@ -262,17 +296,19 @@ pub unsafe extern "C" fn toolhive_runtime_new(
         })?;
         let options = ManagerOptions {
             state_dir: opts.and_then(|o| o.state_dir.as_ref()).map(PathBuf::from),
+            secret_store: opts.and_then(|o| o.secret_store.build()),
             suppress_browser: opts.is_some_and(|o| !o.open_browser),
-            ..ManagerOptions::default()
         };
         let manager = ProxyManager::with_options(runtime.handle().clone(), options)?;
         let rt = Box::new(toolhive_runtime {
             shared: Arc::new(RtShared {
                 runtime: RwLock::new(Some(runtime)),
+                closing: CancellationToken::new(),
             }),
             manager,
             state_dir: opts.and_then(|o| o.state_dir.clone()).map(cstring),
             events: Mutex::new(None),
+            store_lease: opts.and_then(|o| o.secret_store.lease()),
         });
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, Box::into_raw(rt)) };
@@ -329,9 +365,8 @@ pub unsafe extern "C" fn toolhive_runtime_start(
         callback::refuse_blocking("toolhive_runtime_start")?;
         // SAFETY: the caller's contract for each pointer.
         let rt = unsafe { arg_ref(rt, "rt") }?;
-        let json = unsafe { arg_json(config_json, "config_json") }?;
+        let config = unsafe { arg_config(config_json, "config_json") }?;
         require_out(out, "out")?;
-        let config = ProxyConfig::from_json(json)?;
         let proxy = rt
             .shared
             .block_on(rt.manager.start(config))
@@ -345,7 +380,7 @@ pub unsafe extern "C" fn toolhive_runtime_start(
     unsafe { report(err, result) }
 }
 
-fn closed() -> Failure {
+pub(crate) fn closed() -> Failure {
     Failure::new(toolhive_status::Internal, "the runtime was freed")
 }
 
@@ -385,7 +420,11 @@ pub unsafe extern "C" fn toolhive_runtime_get_proxy(
     unsafe { report(err, result) }
 }
 
-/// A snapshot of every proxy of the runtime (running and stopped), sorted by name.
+/// A snapshot of every proxy of the runtime (running and stopped), sorted by name; with a
+/// state directory also those saved there (stopped ones, and stale ones whose process died:
+/// `toolhive_proxy_info_stale`) and those served by other processes sharing it
+/// (`toolhive_proxy_info_pid`). Unreadable state files are skipped: see
+/// `toolhive_runtime_state_errors`.
 ///
 /// On success `*out` receives a list the caller owns (free with `toolhive_proxy_list_free`).
 /// Errors: `TOOLHIVE_STATUS_NULL_ARGUMENT`. Thread safety: any thread, concurrently with
@@ -415,16 +454,19 @@ pub unsafe extern "C" fn toolhive_runtime_list(
 /// Set (or, with `callback` NULL, remove) the runtime's event callback.
 ///
 /// The callback receives every event of every proxy of this runtime from now on (state
-/// changes today; more kinds later, see `toolhive_event_type`), one at a time, in order, on
-/// one library thread of this runtime ("toolhive-events"), never on the caller's thread.
+/// changes, OAuth "authorization_required" with the login URL and "auth_state_changed"; more
+/// kinds later, see `toolhive_event_type`), one at a time, in order, on one library thread of
+/// this runtime ("toolhive-events"), never on the caller's thread. A host that shows the login
+/// URL itself creates the runtime with `toolhive_runtime_options_set_open_browser(opts, false)`:
+/// by default a browser is opened as well.
 /// `userdata` is passed to every call; `userdata_free` (may be NULL) is called once with
 /// `userdata` when the callback is replaced or removed or the runtime is freed, after the
 /// last call of the callback. Events already pending when the callback is replaced or removed
 /// are still delivered to the old callback before this returns.
 ///
-/// Inside the callback, non-blocking functions (accessors, list, logs, get_proxy, errors) may
-/// be used; blocking ones (start, stop, set_event_callback, runtime_new) return
-/// `TOOLHIVE_STATUS_IN_CALLBACK`. The callback must not unwind (no C++ exceptions, no
+/// Inside the callback, non-blocking functions (accessors, list, info, logs, get_proxy,
+/// follow_logs, errors) may be used; blocking ones (start, stop, restart, remove, restore,
+/// secret operations, set_event_callback, runtime_new) return `TOOLHIVE_STATUS_IN_CALLBACK`. The callback must not unwind (no C++ exceptions, no
 /// longjmp) and should return quickly.
 ///
 /// On failure nothing changes and `userdata_free` is not called (the caller still owns
@@ -469,10 +511,12 @@ pub unsafe extern "C" fn toolhive_runtime_set_event_callback(
     unsafe { report(err, result) }
 }
 
-/// Free a runtime: stop every proxy it owns gracefully (each within its config's
-/// `stop_grace_ms`, in parallel), deliver pending events and release the event callback's
-/// userdata, then stop the worker threads (waiting at most 5 more seconds for stray tasks).
-/// NULL is a no-op.
+/// Free a runtime: end its log follows (each gets its last call, with a NULL line), stop every
+/// proxy it owns gracefully (each within its config's `stop_grace_ms`, in parallel; with a
+/// state directory their saved state still says they run, so `toolhive_runtime_restore` in
+/// the host's next start brings back exactly what was running; stop a proxy first to keep it
+/// stopped), deliver pending events and release the event callback's userdata, then stop the
+/// worker threads (waiting at most 5 more seconds for stray tasks). NULL is a no-op.
 ///
 /// Proxy handles stay valid after this (free them as usual): their accessors keep working,
 /// their state reads "stopped", and `toolhive_proxy_stop` on them returns

@@ -3,6 +3,8 @@
 use std::ffi::{CStr, CString, c_char};
 use std::sync::Mutex;
 
+use toolhive_core::{ErrorKind, ProxyConfig};
+
 use crate::error::{Failure, toolhive_status};
 
 /// `s` as a C string; an interior NUL (never expected) becomes U+FFFD instead of truncating.
@@ -65,36 +67,40 @@ pub(crate) unsafe fn arg_str<'a>(p: *const c_char, name: &str) -> Result<&'a str
     })
 }
 
-/// A JSON document argument called `name`: UTF-8 checked, and when it is not UTF-8 the error
-/// names the JSON field holding the bad bytes (`remote_url: not valid UTF-8 ...`).
+/// A JSON ProxyConfig argument called `name`, parsed by core's
+/// `ProxyConfig::from_json_slice` (which takes bytes, so no UTF-8 pre-pass is needed here).
 ///
-/// TODO(core): a `ProxyConfig::from_json_slice(&[u8])` in core would make this pre-pass
-/// unnecessary; it is schema-independent (any JSON), so no config field is hard-coded here.
+/// Status: `TOOLHIVE_STATUS_INVALID_UTF8` when the bytes are not UTF-8 and that is what stopped
+/// the parser (core names the JSON field holding the bad byte; the parameter when it is in no
+/// field); otherwise core's error (`TOOLHIVE_STATUS_INVALID_CONFIG` naming the field).
 ///
 /// # Safety
 /// As [`arg_bytes`].
-pub(crate) unsafe fn arg_json<'a>(p: *const c_char, name: &str) -> Result<&'a str, Failure> {
+pub(crate) unsafe fn arg_config(p: *const c_char, name: &str) -> Result<ProxyConfig, Failure> {
     // SAFETY: forwarded contract.
     let bytes = unsafe { arg_bytes(p, name) }?;
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Ok(text),
-        Err(utf8) => {
-            let de = &mut serde_json::Deserializer::from_slice(bytes);
-            let field = match serde_path_to_error::deserialize::<_, serde_json::Value>(de) {
-                Err(e) if e.path().to_string() != "." => e.path().to_string(),
-                _ => name.to_owned(),
-            };
-            Err(Failure::new(
+    ProxyConfig::from_json_slice(bytes).map_err(|err| match std::str::from_utf8(bytes) {
+        // Core reports a bad byte as a JSON syntax error at that byte ("config is not valid
+        // JSON: invalid unicode code point ..."); a schema error in an earlier field wins.
+        Err(utf8)
+            if err.kind() == ErrorKind::InvalidConfig
+                && err.message().starts_with(CORE_SYNTAX_ERROR) =>
+        {
+            Failure::new(
                 toolhive_status::InvalidUtf8,
                 format!(
                     "not valid UTF-8 (invalid byte at offset {} of {name})",
                     utf8.valid_up_to()
                 ),
             )
-            .with_field(field))
+            .with_field(err.field().unwrap_or(name))
         }
-    }
+        _ => Failure::from(err),
+    })
 }
+
+/// How core's `ProxyConfig::from_json_slice` starts the message of a JSON syntax error.
+const CORE_SYNTAX_ERROR: &str = "config is not valid JSON";
 
 #[cfg(test)]
 mod tests {
@@ -116,10 +122,32 @@ mod tests {
     #[test]
     fn bad_utf8_in_json_names_the_field() {
         let json = c"{\"name\":\"ok\",\"remote_url\":\"http://\xff/mcp\"}";
-        let err = unsafe { arg_json(json.as_ptr(), "config_json") }.unwrap_err();
+        let err = unsafe { arg_config(json.as_ptr(), "config_json") }.unwrap_err();
         assert_eq!(err.field.as_deref(), Some("remote_url"));
         assert_eq!(err.status, toolhive_status::InvalidUtf8);
-        let err = unsafe { arg_json(c"\xff".as_ptr(), "config_json") }.unwrap_err();
+        assert!(err.message.contains("offset 34"), "{}", err.message);
+        let err = unsafe { arg_config(c"\xff".as_ptr(), "config_json") }.unwrap_err();
         assert_eq!(err.field.as_deref(), Some("config_json"));
+        assert_eq!(err.status, toolhive_status::InvalidUtf8);
+        // A schema error before the bad byte is reported as such.
+        let json = c"{\"port\":\"x\",\"remote_url\":\"http://\xff/mcp\"}";
+        let err = unsafe { arg_config(json.as_ptr(), "config_json") }.unwrap_err();
+        assert_eq!(err.status, toolhive_status::InvalidConfig);
+        assert_eq!(err.field.as_deref(), Some("port"));
+    }
+
+    #[test]
+    fn malformed_json_has_no_field() {
+        for json in [c"{", c"", c"[]", c"\"x\""] {
+            let err = unsafe { arg_config(json.as_ptr(), "config_json") }.unwrap_err();
+            assert_eq!(err.status, toolhive_status::InvalidConfig, "{json:?}");
+            assert_eq!(err.field, None, "{json:?}: {}", err.message);
+        }
+        let err = unsafe { arg_config(c"[]".as_ptr(), "config_json") }.unwrap_err();
+        assert!(
+            err.message.contains("must be a JSON object"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -171,8 +171,8 @@ static void test_null_arguments(const toolhive_runtime *rt) {
   CHECK(toolhive_event_json(NULL) == NULL);
 }
 
-/* Marks an expected field that is not checked: for malformed JSON, core currently reports the
- * field "?" (serde_path_to_error's unknown key) for some inputs; see ffi/STATUS.md. */
+/* Marks an expected field that is not checked: JSON cut off inside a value may name the field
+ * being read (core reports where the parser stopped). */
 static const char ANY_FIELD[] = "<any>";
 
 /* Start with `json`; expect `want` and an error whose field is `field` (NULL: none; ANY_FIELD:
@@ -206,6 +206,10 @@ static void test_bad_input(const toolhive_runtime *rt) {
   expect_start_error(rt, "{\"name\":\"ok\",\"remote_url\":\"http://127.0.0.1:9/\xff\"}",
                      TOOLHIVE_STATUS_INVALID_UTF8, "remote_url", "UTF-8");
   expect_start_error(rt, "\xff\xfe", TOOLHIVE_STATUS_INVALID_UTF8, "config_json", "UTF-8");
+  expect_start_error(rt, "{\"headers\":{\"X-A\":\"v\xc3\"},\"remote_url\":\"" REMOTE "\"}", TOOLHIVE_STATUS_INVALID_UTF8,
+                     "headers.X-A", "offset 20");
+  /* A schema error before the bad byte is reported first. */
+  expect_start_error(rt, "{\"port\":\"x\",\"remote_url\":\"\xff\"}", TOOLHIVE_STATUS_INVALID_CONFIG, "port", "port: ");
   CHECK_STATUS_KEEP(toolhive_runtime_get_proxy(rt, "bad\xc3", &proxy, &err), TOOLHIVE_STATUS_INVALID_UTF8, &err);
   CHECK(str_eq(toolhive_error_field(err), "name"));
   toolhive_error_free(err);
@@ -213,10 +217,11 @@ static void test_bad_input(const toolhive_runtime *rt) {
   CHECK(proxy == NULL);
 
   /* Malformed JSON: no field, says so. */
-  expect_start_error(rt, "{", TOOLHIVE_STATUS_INVALID_CONFIG, ANY_FIELD, "not valid JSON");
+  expect_start_error(rt, "{", TOOLHIVE_STATUS_INVALID_CONFIG, NULL, "not valid JSON");
   expect_start_error(rt, "{\"remote_url\":", TOOLHIVE_STATUS_INVALID_CONFIG, ANY_FIELD, "not valid JSON");
   expect_start_error(rt, "", TOOLHIVE_STATUS_INVALID_CONFIG, NULL, "not valid JSON");
-  expect_start_error(rt, "[]", TOOLHIVE_STATUS_INVALID_CONFIG, NULL, "");
+  expect_start_error(rt, "[]", TOOLHIVE_STATUS_INVALID_CONFIG, NULL, "config must be a JSON object");
+  expect_start_error(rt, "\"x\"", TOOLHIVE_STATUS_INVALID_CONFIG, NULL, "config must be a JSON object");
   /* Schema violations name the field. */
   expect_start_error(rt, "{\"remote_url\":\"" REMOTE "\",\"port\":\"x\"}", TOOLHIVE_STATUS_INVALID_CONFIG, "port", "port: ");
   expect_start_error(rt, "{\"remote_url\":\"" REMOTE "\",\"port\":70000}", TOOLHIVE_STATUS_INVALID_CONFIG, "port", "port: ");

@@ -8,7 +8,7 @@ use napi::bindgen_prelude::{
 };
 use napi::{Env, JsValue, ValueType, sys};
 use serde_json::Value;
-use toolhive_core::{Error, ErrorKind, ProxyEvent};
+use toolhive_core::{Error, ErrorKind, EventKind, ProxyEvent};
 
 use crate::options::{Words, camel_case};
 
@@ -31,20 +31,48 @@ pub(crate) fn build_error(
     message: &str,
     field: Option<String>,
 ) -> napi::Result<napi::Error> {
+    let obj = error_object(env, kind, message, field)?;
+    Ok(napi::Error::from(obj.to_unknown()))
+}
+
+/// The JS `Error` object itself (for errors that are values, e.g. `restore()` results).
+pub(crate) fn error_object<'env>(
+    env: &'env Env,
+    kind: ErrorKind,
+    message: &str,
+    field: Option<String>,
+) -> napi::Result<Object<'env>> {
     let code = env.create_string(kind.as_str())?;
     let msg = env.create_string(message)?;
     let mut raw = std::ptr::null_mut();
     // SAFETY: env is the live env of this call; both strings belong to it.
     let status = unsafe { sys::napi_create_error(env.raw(), code.raw(), msg.raw(), &mut raw) };
     if status != sys::Status::napi_ok {
-        return Ok(napi::Error::new(napi::Status::GenericFailure, message));
+        return Err(napi::Error::new(napi::Status::GenericFailure, message));
     }
     // SAFETY: `raw` was just created in this env.
     let mut obj = Object::from_raw(env.raw(), raw);
     if let Some(field) = field {
         obj.set_named_property("field", field)?;
     }
-    Ok(napi::Error::from(obj.to_unknown()))
+    Ok(obj)
+}
+
+/// "a number", "an object", ... for messages about a JS value of type `t`.
+pub(crate) fn a_type(t: ValueType) -> &'static str {
+    match t {
+        ValueType::Undefined => "undefined",
+        ValueType::Null => "null",
+        ValueType::Boolean => "a boolean",
+        ValueType::Number => "a number",
+        ValueType::String => "a string",
+        ValueType::Symbol => "a symbol",
+        ValueType::Object => "an object",
+        ValueType::Function => "a function",
+        ValueType::External => "an external",
+        ValueType::BigInt => "a bigint",
+        _ => "an unknown value",
+    }
 }
 
 /// Report an error as an uncaught exception (`process.on('uncaughtException')`), the way an
@@ -145,9 +173,16 @@ pub(crate) fn json_to_js<'env>(env: &'env Env, json: &str) -> napi::Result<Unkno
 }
 
 /// A core event as a JS object: core's event JSON with camelCase keys, so kinds added to core
-/// later arrive with all their fields without a change here.
+/// later arrive with all their fields without a change here. The auth state of
+/// `auth_state_changed` is the `AuthState` object of `list()` (with `Date`s).
 pub(crate) fn event_to_js<'env>(env: &'env Env, event: &ProxyEvent) -> napi::Result<Unknown<'env>> {
-    json_to_js(env, &event.to_json())
+    let value = json_to_js(env, &event.to_json())?;
+    if let EventKind::AuthStateChanged { state } = &event.kind {
+        // SAFETY: core events are JSON objects.
+        let mut obj = Object::from_raw(env.raw(), value.raw());
+        obj.set_named_property("state", crate::proxy::AuthState::from(state))?;
+    }
+    Ok(value)
 }
 
 /// `JSON.stringify(value)` parsed: undefined and functions vanish, `toJSON` applies, as every

@@ -1,9 +1,11 @@
-//! Events from core (state changes; later "authorization required" and others), delivered on
-//! the JS thread: `onEvent(listener)` and the EventEmitter-style `ProxyEvents`.
+//! Events from core (state changes, OAuth `authorization_required` and `auth_state_changed`),
+//! delivered on the JS thread: `onEvent(listener)` and the EventEmitter-style `ProxyEvents`.
 //!
 //! An event is core's event JSON with camelCase keys:
 //! `{ proxy: 'notion', type: 'state_changed', from: { state: 'starting' }, to: { state: 'running' } }`.
-//! Kinds that core adds later arrive the same way, with their own `type` and fields.
+//! Kinds that core adds later arrive the same way, with their own `type` and fields. A listener
+//! for `'authorization_required'` itself (not a catch-all one) means the host shows the login
+//! URL: with `openBrowser: 'auto'` (the default) no browser is opened then.
 
 use napi::bindgen_prelude::{Function, Unknown};
 use napi::{Env, Result};
@@ -71,7 +73,10 @@ impl ProxyEvents {
     }
 
     /// Add `listener` for `event` (`'event'` for all kinds).
-    #[napi(ts_args_type = "event: ProxyEventName, listener: (event: ProxyEvent) => void")]
+    #[napi(
+        ts_generic_types = "K extends ProxyEventName",
+        ts_args_type = "event: K, listener: ProxyEventListener<K>"
+    )]
     pub fn on(
         &self,
         env: &Env,
@@ -83,7 +88,10 @@ impl ProxyEvents {
     }
 
     /// Same as `on`.
-    #[napi(ts_args_type = "event: ProxyEventName, listener: (event: ProxyEvent) => void")]
+    #[napi(
+        ts_generic_types = "K extends ProxyEventName",
+        ts_args_type = "event: K, listener: ProxyEventListener<K>"
+    )]
     pub fn add_listener(
         &self,
         env: &Env,
@@ -94,7 +102,10 @@ impl ProxyEvents {
     }
 
     /// Add `listener` for the next `event` only.
-    #[napi(ts_args_type = "event: ProxyEventName, listener: (event: ProxyEvent) => void")]
+    #[napi(
+        ts_generic_types = "K extends ProxyEventName",
+        ts_args_type = "event: K, listener: ProxyEventListener<K>"
+    )]
     pub fn once(
         &self,
         env: &Env,
@@ -106,7 +117,10 @@ impl ProxyEvents {
     }
 
     /// Remove the most recently added `listener` for `event`; true if one was removed.
-    #[napi(ts_args_type = "event: ProxyEventName, listener: (event: ProxyEvent) => void")]
+    #[napi(
+        ts_generic_types = "K extends ProxyEventName",
+        ts_args_type = "event: K, listener: ProxyEventListener<K>"
+    )]
     pub fn off(
         &self,
         env: &Env,
@@ -117,7 +131,10 @@ impl ProxyEvents {
     }
 
     /// Same as `off`.
-    #[napi(ts_args_type = "event: ProxyEventName, listener: (event: ProxyEvent) => void")]
+    #[napi(
+        ts_generic_types = "K extends ProxyEventName",
+        ts_args_type = "event: K, listener: ProxyEventListener<K>"
+    )]
     pub fn remove_listener(
         &self,
         env: &Env,

@@ -7,12 +7,15 @@
 
 #![deny(clippy::all)]
 
+mod browser;
 mod convert;
 mod env_state;
 mod events;
 mod logging;
+mod manager;
 mod options;
 mod proxy;
+mod secret_store;
 
 use napi::bindgen_prelude::{PromiseRaw, Unknown};
 use napi::{Env, Result};
@@ -24,7 +27,11 @@ use crate::convert::{build_error, js_error, js_to_json};
 use crate::env_state::state;
 pub use crate::events::{EventSubscription, ProxyEvents, on_event};
 pub use crate::logging::{LogRecord, set_log_level, set_logger};
-pub use crate::proxy::{LogLevel, LogLine, Proxy, ProxyInfo, ProxyState};
+pub use crate::manager::{
+    LogFollower, StateFileError, configure, default_state_dir, delete_secret, follow_logs,
+    get_secret, info, list_secrets, logs, remove, restart, restore, set_secret, state_errors, stop,
+};
+pub use crate::proxy::{AuthState, AuthStateName, LogLevel, LogLine, Proxy, ProxyInfo, ProxyState};
 
 /// The version of toolhive-embed.
 #[napi]
@@ -46,8 +53,10 @@ pub fn start<'env>(
     remote_url: Unknown<'env>,
     options: Option<Unknown<'env>>,
 ) -> Result<PromiseRaw<'env, Proxy>> {
-    let manager = state(env)?.manager.clone();
+    let st = state(env)?;
+    let manager = st.manager();
     let config = translate(env, remote_url, options);
+    st.set_pending(true);
     env.spawn_future_with_callback(
         async move {
             Ok(match config {
@@ -60,11 +69,17 @@ pub fn start<'env>(
         },
         |env, result| match result {
             Ok(proxy) => {
-                state(env)?.started(env, &proxy)?;
+                let st = state(env)?;
+                st.set_pending(false);
+                st.started(env, &proxy, false)?;
                 Ok(Proxy { inner: proxy })
             }
-            Err(Failure::Core(failure)) => Err(js_error(env, &failure.0, Some(&failure.1))),
+            Err(Failure::Core(failure)) => {
+                state(env)?.set_pending(false);
+                Err(js_error(env, &failure.0, Some(&failure.1)))
+            }
             Err(Failure::Options(message)) => {
+                state(env)?.set_pending(false);
                 Err(build_error(env, ErrorKind::InvalidConfig, &message, None)?)
             }
         },
@@ -95,11 +110,13 @@ fn translate(
     }
 }
 
-/// Every proxy of this process (or worker), running or stopped, sorted by name.
+/// Every proxy of this process (or worker), running or stopped, sorted by name; with a state
+/// directory (`configure({ stateDir })`) also those saved there or served by other processes
+/// (`pid`; `stale` when that process died without stopping them).
 #[napi]
 pub fn list(env: &Env) -> Result<Vec<ProxyInfo>> {
     Ok(state(env)?
-        .manager
+        .manager()
         .list()
         .into_iter()
         .map(ProxyInfo::from)
@@ -109,13 +126,16 @@ pub fn list(env: &Env) -> Result<Vec<ProxyInfo>> {
 /// The proxy called `name` (running or stopped), or `null`.
 #[napi]
 pub fn get(env: &Env, name: String) -> Result<Option<Proxy>> {
-    Ok(state(env)?.manager.get(&name).map(|inner| Proxy { inner }))
+    Ok(state(env)?
+        .manager()
+        .get(&name)
+        .map(|inner| Proxy { inner }))
 }
 
 /// Stop every proxy, concurrently, each within its grace period.
 #[napi(ts_return_type = "Promise<void>")]
 pub fn stop_all<'env>(env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
-    let manager = state(env)?.manager.clone();
+    let manager = state(env)?.manager();
     env.spawn_future_with_callback(
         async move {
             manager.stop_all().await;

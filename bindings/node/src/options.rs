@@ -168,31 +168,52 @@ fn json_kind(value: &Value) -> &'static str {
 }
 
 impl Words {
+    /// Words for speaking about something other than options: `values` (proxy names, secret
+    /// names) are never rewritten.
+    pub fn with_values(values: impl IntoIterator<Item = String>) -> Self {
+        Words {
+            names: HashMap::new(),
+            values: values.into_iter().collect(),
+        }
+    }
+
     /// Replace every identifier-like word of `text` (runs of `[A-Za-z0-9_]`) that is a schema
     /// name by the user's spelling, or, when the user did not write it, by its camelCase form,
-    /// unless the word is part of a value the user gave.
+    /// unless the word is part of a value the user gave, or of a path or secret key (next to a
+    /// `/`: `proxy/x/bearer_token`, `/tmp/my_dir`).
     pub fn rewrite(&self, text: &str) -> String {
         let mut out = String::with_capacity(text.len());
         let mut word = String::new();
-        let flush = |word: &mut String, out: &mut String| {
-            if let Some(user) = self.names.get(word.as_str()) {
-                out.push_str(user);
-            } else if is_snake(word) && !self.values.iter().any(|v| v.contains(word.as_str())) {
-                out.push_str(&camel_case(word));
-            } else {
-                out.push_str(word);
-            }
-            word.clear();
-        };
+        let mut before: Option<char> = None;
+        let flush =
+            |word: &mut String, out: &mut String, before: Option<char>, after: Option<char>| {
+                let in_path = before == Some('/') || after == Some('/');
+                if let Some(user) = self.names.get(word.as_str()).filter(|_| !in_path) {
+                    out.push_str(user);
+                } else if is_snake(word)
+                    && !in_path
+                    && !self.values.iter().any(|v| v.contains(word.as_str()))
+                {
+                    out.push_str(&camel_case(word));
+                } else {
+                    out.push_str(word);
+                }
+                word.clear();
+            };
         for c in text.chars() {
             if c.is_ascii_alphanumeric() || c == '_' {
                 word.push(c);
             } else {
-                flush(&mut word, &mut out);
+                if !word.is_empty() {
+                    flush(&mut word, &mut out, before, Some(c));
+                }
                 out.push(c);
+                before = Some(c);
             }
         }
-        flush(&mut word, &mut out);
+        if !word.is_empty() {
+            flush(&mut word, &mut out, before, None);
+        }
         out
     }
 
@@ -304,6 +325,16 @@ mod tests {
         // The user's own spelling comes back.
         let e = start("https://x.example/mcp", json!({"stop_grace_ms": "x"})).unwrap_err();
         assert!(e.starts_with("stop_grace_ms: "), "{e}");
+        // Paths and secret keys keep their words.
+        let w = Words::with_values(["my_proxy".to_owned()]);
+        assert_eq!(
+            w.rewrite("get `proxy/my_proxy/bearer_token` in /tmp/state_dir/x: check bearer_token"),
+            "get `proxy/my_proxy/bearer_token` in /tmp/state_dir/x: check bearerToken"
+        );
+        assert_eq!(
+            w.rewrite("no proxy named `my_proxy`"),
+            "no proxy named `my_proxy`"
+        );
     }
 
     #[test]

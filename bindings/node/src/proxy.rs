@@ -26,6 +26,15 @@ pub struct ProxyInfo {
     /// When it started.
     #[napi(ts_type = "Date")]
     pub started_at: Timestamp,
+    /// The process serving it, while it runs (this one, or another one sharing the state
+    /// directory).
+    pub pid: Option<u32>,
+    /// Its state file says it runs but its process is gone: it was not stopped cleanly
+    /// (`restore()` starts it again).
+    pub stale: bool,
+    /// Where it stands with the remote's authorization server; absent with static
+    /// credentials (a bearer token, headers) or none.
+    pub auth: Option<AuthState>,
 }
 
 impl From<toolhive_core::ProxyInfo> for ProxyInfo {
@@ -38,7 +47,72 @@ impl From<toolhive_core::ProxyInfo> for ProxyInfo {
             state: info.state.as_str().to_owned(),
             reason: failure_reason(&info.state),
             started_at: Timestamp(info.started_at),
+            pid: info.pid,
+            stale: info.stale,
+            auth: info.auth.as_ref().map(AuthState::from),
         }
+    }
+}
+
+/// The names of the authorization states (type only: the values are core's names).
+#[napi(string_enum = "snake_case")]
+pub enum AuthStateName {
+    /// No authorization needed so far.
+    Unauthenticated,
+    /// Waiting for the user to log in (see the `authorization_required` event).
+    Authorizing,
+    /// Holding a valid token.
+    Authenticated,
+    /// Refreshing the access token.
+    Refreshing,
+    /// A transient failure; the next attempt is at `nextAttemptAt`.
+    AuthRetrying,
+    /// The authorization server rejected the refresh token (or the login failed): the user
+    /// must log in again.
+    NeedsLogin,
+}
+
+/// A proxy's authorization state: `list()` entries' `auth`, `proxy.authState`, and the
+/// `state` of `auth_state_changed` events. While no valid token exists the proxy answers MCP
+/// clients 503 with `Retry-After`.
+#[napi(object, object_from_js = false)]
+pub struct AuthState {
+    /// `'authenticated'`, `'authorizing'`, `'refreshing'`, `'auth_retrying'`, `'needs_login'`
+    /// or `'unauthenticated'`.
+    #[napi(ts_type = "AuthStateName")]
+    pub state: String,
+    /// For `'authenticated'`: when the access token expires, if known.
+    #[napi(ts_type = "Date")]
+    pub expires_at: Option<Timestamp>,
+    /// For `'auth_retrying'`: when the proxy tries again.
+    #[napi(ts_type = "Date")]
+    pub next_attempt_at: Option<Timestamp>,
+    /// For `'auth_retrying'` and `'needs_login'`: what went wrong.
+    pub reason: Option<String>,
+}
+
+impl From<&toolhive_core::AuthState> for AuthState {
+    fn from(state: &toolhive_core::AuthState) -> Self {
+        use toolhive_core::AuthState as Core;
+        let mut out = AuthState {
+            state: state.as_str().to_owned(),
+            expires_at: None,
+            next_attempt_at: None,
+            reason: None,
+        };
+        match state {
+            Core::Authenticated { expires_at } => out.expires_at = expires_at.map(Timestamp),
+            Core::AuthRetrying {
+                next_attempt_at,
+                reason,
+            } => {
+                out.next_attempt_at = Some(Timestamp(*next_attempt_at));
+                out.reason = Some(reason.clone());
+            }
+            Core::NeedsLogin { reason } => out.reason = Some(reason.clone()),
+            _ => {}
+        }
+        out
     }
 }
 
@@ -85,13 +159,23 @@ impl From<LogLevel> for toolhive_core::LogLevel {
     }
 }
 
-/// One recent log line of a proxy (`proxy.logs()`).
+/// One log line of a proxy (`proxy.logs()`, `logs(name)`, `followLogs`).
 #[napi(object, object_from_js = false)]
 pub struct LogLine {
     #[napi(ts_type = "Date")]
     pub at: Timestamp,
     pub level: LogLevel,
     pub message: String,
+}
+
+impl From<toolhive_core::LogLine> for LogLine {
+    fn from(line: toolhive_core::LogLine) -> Self {
+        LogLine {
+            at: Timestamp(line.at),
+            level: line.level.into(),
+            message: line.message,
+        }
+    }
 }
 
 fn failure_reason(state: &toolhive_core::ProxyState) -> Option<String> {
@@ -105,7 +189,8 @@ fn failure_reason(state: &toolhive_core::ProxyState) -> Option<String> {
 /// client.
 ///
 /// A running proxy keeps the Node process alive, like a listening `net.Server`; `unref()`
-/// lets the process exit while it runs.
+/// lets the process exit while it runs. `restart(name)` replaces it with a new `Proxy` on the
+/// same port: this handle then shows the old one, stopped (`get(name)` gives the new one).
 #[napi]
 pub struct Proxy {
     pub(crate) inner: toolhive_core::Proxy,
@@ -149,6 +234,13 @@ impl Proxy {
         failure_reason(&self.inner.state())
     }
 
+    /// The authorization state (read live); `null` with static credentials (a bearer token,
+    /// headers) or none.
+    #[napi(getter)]
+    pub fn auth_state(&self) -> Option<AuthState> {
+        self.inner.auth_state().as_ref().map(AuthState::from)
+    }
+
     /// A snapshot like the entries of `list()` (also what `JSON.stringify(proxy)` gives).
     #[napi(js_name = "toJSON")]
     pub fn to_json(&self) -> ProxyInfo {
@@ -158,15 +250,7 @@ impl Proxy {
     /// Recent log lines, oldest first (a bounded ring; debug lines are not kept).
     #[napi]
     pub fn logs(&self) -> Vec<LogLine> {
-        self.inner
-            .logs()
-            .into_iter()
-            .map(|line| LogLine {
-                at: Timestamp(line.at),
-                level: line.level.into(),
-                message: line.message,
-            })
-            .collect()
+        self.inner.logs().into_iter().map(LogLine::from).collect()
     }
 
     /// Stop gracefully: in-flight requests finish (within `stopGraceMs`), the port is released.

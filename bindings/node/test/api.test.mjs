@@ -46,8 +46,9 @@ test('start: a proxy with getters, list, get, logs, toJSON, stop', async () => {
   const info = list().find((i) => i.name === 'api-basic');
   assert.deepEqual(
     { ...info, startedAt: undefined },
-    { name: 'api-basic', remoteUrl: srv.url, localUrl: p.url, transport: 'streamable-http', state: 'running', startedAt: undefined },
+    { name: 'api-basic', remoteUrl: srv.url, localUrl: p.url, transport: 'streamable-http', state: 'running', startedAt: undefined, pid: process.pid, stale: false, auth: { state: 'unauthenticated' } },
   );
+  assert.deepEqual(p.authState, { state: 'unauthenticated' }); // no credentials: OAuth if asked
   assert.ok(info.startedAt instanceof Date && Math.abs(Date.now() - info.startedAt) < 60_000);
   assert.equal(JSON.parse(JSON.stringify(p)).localUrl, p.url);
 

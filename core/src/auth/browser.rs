@@ -28,8 +28,9 @@ impl Pkce {
     }
 }
 
-/// Ask the desktop to open `url`; `Err` says why it could not.
-pub(crate) fn open(url: &str) -> std::io::Result<()> {
+/// Ask the desktop to open `url` (xdg-open, open, start); `Err` says why it could not.
+/// Never waits for the browser.
+pub fn open(url: &str) -> std::io::Result<()> {
     let mut command = if cfg!(target_os = "macos") {
         std::process::Command::new("open")
     } else if cfg!(windows) {
@@ -45,7 +46,12 @@ pub(crate) fn open(url: &str) -> std::io::Result<()> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .map(|_| ())
+        .map(|mut child| {
+            // Reap the opener (it exits once it handed the URL over): no zombies.
+            std::thread::spawn(move || {
+                let _ = child.wait();
+            });
+        })
 }
 
 #[cfg(test)]

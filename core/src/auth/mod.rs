@@ -20,6 +20,7 @@ use ::http::StatusCode;
 use tokio::sync::broadcast;
 use url::Url;
 
+pub use browser::open as open_browser;
 pub use settings::OAuthConfig;
 pub use state::AuthState;
 

@@ -60,6 +60,9 @@ pub(crate) struct ProxyShared {
     persist: Option<Arc<Persist>>,
     /// The OAuth client, unless static credentials are configured.
     pub auth: Option<Arc<Authorizer>>,
+    /// Set by a host shutdown: the state file keeps saying "running" so `restore` brings the
+    /// proxy back next time (an explicit stop records "stopped").
+    keep_saved_state: std::sync::atomic::AtomicBool,
     /// The serving task; taken by the one `stop` that waits for it.
     server: tokio::sync::Mutex<Option<JoinHandle<()>>>,
 }
@@ -115,7 +118,11 @@ impl ProxyShared {
             return;
         }
         let from = std::mem::replace(&mut *state, to.clone());
-        if let Some(persist) = &self.persist
+        let keep = self
+            .keep_saved_state
+            .load(std::sync::atomic::Ordering::SeqCst)
+            && matches!(to, ProxyState::Stopping | ProxyState::Stopped);
+        if let Some(persist) = self.persist.as_ref().filter(|_| !keep)
             && let Err(e) = persist.state_changed(&to)
         {
             self.log.warn(format!(
@@ -285,6 +292,7 @@ impl Proxy {
             events,
             persist,
             auth,
+            keep_saved_state: std::sync::atomic::AtomicBool::new(false),
             server: tokio::sync::Mutex::new(None),
             config,
         });
@@ -433,6 +441,15 @@ impl Proxy {
             shared.set_state(ProxyState::Stopped);
         });
         let _ = stopping.await;
+    }
+
+    /// Stop as [`Proxy::stop`] does, but leave the saved state saying it runs, so the next
+    /// process's `restore` brings it back (a host shutting down, not the user stopping it).
+    pub(crate) async fn shut_down(&self) {
+        self.shared
+            .keep_saved_state
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stop().await;
     }
 
     /// True when both handles are the same proxy.

@@ -274,3 +274,28 @@ async fn env_and_memory_stores() {
         "Secret(<redacted>)"
     );
 }
+
+#[tokio::test]
+async fn a_host_shutdown_is_restored_an_explicit_stop_is_not() {
+    let dir = temp_dir("shutdown");
+    let up = upstream(|_| async { json(200, "{}") }).await;
+    {
+        let m = saving_manager(&dir);
+        proxy(&m, &up.url("/mcp"), |c| c.name = Some("kept".into())).await;
+        proxy(&m, &up.url("/mcp"), |c| c.name = Some("stopped".into())).await;
+        m.stop("stopped").await.unwrap();
+        m.shutdown().await;
+        assert!(m.list().iter().all(|i| !i.state.is_active()));
+    }
+    let m = saving_manager(&dir);
+    let restored: Vec<String> = m
+        .restore()
+        .await
+        .into_iter()
+        .map(|(n, r)| {
+            r.unwrap();
+            n
+        })
+        .collect();
+    assert_eq!(restored, ["kept"]);
+}
