@@ -8,7 +8,9 @@ mod secret;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
+use toolhive_core::secrets::{self, StoreChoice};
 use toolhive_core::{Error, ErrorKind, ManagerOptions, ProxyManager};
 
 #[derive(Parser)]
@@ -24,9 +26,23 @@ struct Cli {
     /// Where proxies are saved (default: $XDG_STATE_HOME/toolhive-embed).
     #[arg(long, global = true, env = "TOOLHIVE_STATE_DIR", value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// Where secrets live: the OS keyring, a file in the state directory, or auto (the keyring
+    /// when one is reachable and unlocked, else the file).
+    #[arg(
+        long,
+        global = true,
+        env = SECRET_STORE_ENV,
+        value_name = "STORE",
+        default_value = "auto",
+        value_parser = PossibleValuesParser::new(StoreChoice::NAMES)
+            .try_map(|s| s.parse::<StoreChoice>()),
+    )]
+    secret_store: StoreChoice,
     #[command(subcommand)]
     command: Command,
 }
+
+const SECRET_STORE_ENV: &str = "TOOLHIVE_SECRET_STORE";
 
 #[derive(Subcommand)]
 enum Command {
@@ -56,6 +72,10 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    // Background proxies (`run --detach`, `restart`) are this program run again: hand them the
+    // same store through the environment they inherit.
+    // SAFETY: no other thread exists yet (the runtime is built below).
+    unsafe { std::env::set_var(SECRET_STORE_ENV, cli.secret_store.as_str()) };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -67,16 +87,21 @@ fn main() -> ExitCode {
         }
     };
     let state_dir = cli.state_dir.clone();
+    let store = cli.secret_store;
     let result = runtime.block_on(async move {
-        let manager = || manager(state_dir.clone());
+        let manager = |store| manager(state_dir.clone(), store);
+        // list, logs and stop read no secret: they never wait for (or fail on) a keyring.
+        let no_secrets = StoreChoice::File;
         match cli.command {
-            Command::Run(args) => run::run(*args, manager()?, state_dir).await,
-            Command::List(args) => manage::list(&manager()?, args),
-            Command::Logs(args) => manage::logs(&manager()?, args).await,
-            Command::Stop(args) => manage::stop(&manager()?, args).await,
-            Command::Restart(args) => manage::restart(&manager()?, args, state_dir).await,
-            Command::Rm(args) => manage::remove(&manager()?, args).await,
-            Command::Secret(cmd) => secret::run(&manager()?, cmd).await,
+            Command::Run(args) => run::run(*args, manager(store).await?, state_dir).await,
+            Command::List(args) => manage::list(&manager(no_secrets).await?, args),
+            Command::Logs(args) => manage::logs(&manager(no_secrets).await?, args).await,
+            Command::Stop(args) => manage::stop(&manager(no_secrets).await?, args).await,
+            Command::Restart(args) => {
+                manage::restart(&manager(store).await?, args, state_dir).await
+            }
+            Command::Rm(args) => manage::remove(&manager(store).await?, args).await,
+            Command::Secret(cmd) => secret::run(&manager(store).await?, cmd).await,
         }
     });
     match result {
@@ -88,7 +113,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn manager(state_dir: Option<PathBuf>) -> Result<ProxyManager, Error> {
+async fn manager(state_dir: Option<PathBuf>, store: StoreChoice) -> Result<ProxyManager, Error> {
     let state_dir = state_dir
         .or_else(ManagerOptions::default_state_dir)
         .ok_or_else(|| {
@@ -101,7 +126,7 @@ fn manager(state_dir: Option<PathBuf>) -> Result<ProxyManager, Error> {
         tokio::runtime::Handle::current(),
         ManagerOptions {
             state_dir: Some(state_dir),
-            secret_store: None,
+            secret_store: secrets::select_store(store).await?,
             ..Default::default()
         },
     )

@@ -289,10 +289,38 @@ pub async fn run(
         // The parent that relayed the URL is gone; writing to its pipes would fail.
         silence_stdio();
     }
-    stop.await;
-    tracing::info!(proxy = proxy.name(), "stopping");
-    manager.stop_all().await;
+    let name = proxy.name().to_owned();
+    tokio::select! {
+        _ = stop => {
+            tracing::info!(proxy = name, "stopping");
+            manager.stop_all().await;
+        }
+        // `toolhive stop` / `rm` from another process: nothing left to serve, so exit.
+        _ = stopped_elsewhere(&manager, &name) => {}
+    }
     Ok(())
+}
+
+/// Resolves once proxy `name` stopped (or failed) and stayed so for a moment; the moment
+/// covers a `restart` from another process, which stops and starts it again here.
+async fn stopped_elsewhere(manager: &ProxyManager, name: &str) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut events = manager.subscribe();
+    loop {
+        match events.recv().await {
+            Ok(event) if event.proxy == name => {
+                if !matches!(event.kind, EventKind::StateChanged { .. }) {
+                    continue;
+                }
+            }
+            Ok(_) | Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        if manager.get(name).is_none_or(|p| !p.state().is_active()) {
+            return;
+        }
+    }
 }
 
 /// Set for a process started by `--detach` (or `restart`) in the background.

@@ -263,12 +263,25 @@ fn detached_proxies_are_listed_followed_stopped_restarted_and_removed_from_other
         lines.next().unwrap().unwrap().contains("proxying"),
         "history first"
     );
+    let (_, json, _) = output_in(&dir, &["list", "--format", "json"], "");
+    let serving_pid: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let serving_pid = serving_pid[0]["pid"].as_u64().unwrap();
     let (ok, _, err) = output_in(&dir, &["stop", "bg"], "");
     assert!(ok, "{err}");
     assert!(
         lines.any(|l| l.unwrap().ends_with("INFO  stopped")),
         "the follower saw the stop"
     );
+    // The background process had nothing left to serve and exited.
+    let gone = (0..500).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let stat = std::fs::read_to_string(format!("/proc/{serving_pid}/stat")).unwrap_or_default();
+        stat.is_empty()
+            || stat
+                .rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+    });
+    assert!(gone, "the detached process exits once its proxy is stopped");
     follower.kill().unwrap();
     follower.wait().unwrap();
     let (_, text, _) = output_in(&dir, &["list"], "");

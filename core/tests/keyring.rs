@@ -228,3 +228,38 @@ async fn auto_picks_the_reachable_unlocked_keyring() {
             .is_none()
     );
 }
+
+/// Run by `tests/keyring/run.sh` alone (the others must not see the daemon go away), with
+/// `TOOLHIVE_KEYRING_RESTART` set to a shell command that replaces the keyring daemon.
+#[tokio::test]
+async fn a_restarted_keyring_daemon_is_reconnected_transparently() {
+    let Ok(restart) = std::env::var("TOOLHIVE_KEYRING_RESTART") else {
+        eprintln!("skipped: TOOLHIVE_KEYRING_RESTART is not set (tests/keyring/run.sh sets it)");
+        return;
+    };
+    let Some(store) = store("reconnect").await else {
+        return;
+    };
+    store
+        .set("kept", Secret::new("across-restart"))
+        .await
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(restart)
+            .status()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(status.success(), "the restart command failed: {status}");
+    // The old connection's session is gone with the old daemon: the store reconnects once.
+    assert_eq!(
+        value(&store, "kept").await.as_deref(),
+        Some("across-restart")
+    );
+    store.set("kept", Secret::new("again")).await.unwrap();
+    assert_eq!(store.list().await.unwrap(), ["kept"]);
+    clean(&store).await;
+}

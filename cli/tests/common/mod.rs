@@ -22,6 +22,8 @@ pub fn toolhive_in(dir: &Path, args: &[&str]) -> Command {
     cmd.args(args)
         .env("TOOLHIVE_LOG", "info")
         .env("TOOLHIVE_STATE_DIR", dir)
+        // Never a developer's real keyring: these tests inspect the state dir's file store.
+        .env("TOOLHIVE_SECRET_STORE", "file")
         .env_remove("TOOLHIVE_REMOTE_AUTH_BEARER_TOKEN");
     cmd
 }

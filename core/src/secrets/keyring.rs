@@ -4,7 +4,7 @@
 //!
 //! Every secret is one item of the keyring's default collection with the attributes
 //! `service=<service>` (`toolhive-embed` unless chosen) and `key=<key>`, labelled
-//! `toolhive-embed: <key>` so people recognise it in Seahorse or KWalletManager.
+//! `<service>: <key>` so people recognise it in Seahorse or KWalletManager.
 //!
 //! The store never prompts: a library call must not pop up an unlock dialog from inside a host,
 //! nor hang on a headless machine where nobody can answer one. A locked keyring is an error that
@@ -215,9 +215,9 @@ impl KeyringStore {
 
     /// Connect to the OS keyring, with items under the service `toolhive-embed`.
     ///
-    /// Fails within [`KeyringStore::CONNECT_TIMEOUT`] with an error saying why when there is no session bus,
-    /// no Secret Service on it, or no default collection. A locked collection is not an error
-    /// here (see [`KeyringStore::is_locked`]); it is one for every later operation.
+    /// Fails within [`KeyringStore::CONNECT_TIMEOUT`] with an error saying why when there is no
+    /// session bus, no Secret Service on it, or no default collection. A locked collection is
+    /// not an error here (see [`KeyringStore::is_locked`]); it is one for every later operation.
     pub async fn connect() -> Result<Self> {
         Self::connect_service(Self::DEFAULT_SERVICE).await
     }
