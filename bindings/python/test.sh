@@ -2,7 +2,8 @@
 # Stage script of the Python binding (bindings/python): builds the extension with maturin through
 # pip (the PEP 517 path `pip install ./bindings/python` takes; debug profile and the shared cargo
 # target dir here, for speed), installs it into $TOOLHIVE_VENV, smoke-tests the abi3 wheel on the
-# oldest CPython available, and runs the pytest suite: the API (sync and asyncio pairs), the
+# oldest CPython available, and runs the pytest suite: the API (sync and asyncio pairs), managing
+# proxies (state directory, Python secret stores, restore after a crashed child, browser modes), the
 # official `mcp` SDK through proxies to the real server-everything, 50 concurrent proxies,
 # interpreter exit, examples/python, stubtest and mypy --strict.
 #

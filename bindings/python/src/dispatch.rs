@@ -1,10 +1,17 @@
 //! The one thread of ours that runs Python code: it hands Rust log records to the `logging`
 //! logger `toolhive` and calls event callbacks.
 //!
-//! Runtime threads never wait for the GIL: the log sink and the event forwarders only queue jobs
-//! here. That keeps a slow handler or callback from stalling proxies, and rules out deadlocks
-//! between the GIL and the core's locks.
+//! Runtime threads never wait for the GIL: the log sink, the event forwarders and the Python
+//! secret store only queue jobs here. That keeps a slow handler or callback from stalling
+//! proxies, and rules out deadlocks between the GIL and the core's locks.
+//!
+//! A callback may call a blocking toolhive function (`toolhive.restart(name)` on a failure,
+//! say). That call waits on this thread, so while it waits it runs the secret-store calls and
+//! log records queued meanwhile ([`serve_nested`]); event callbacks queued meanwhile wait until
+//! the callback returns (no re-entered callbacks).
 
+use std::cell::{OnceCell, RefCell};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -33,8 +40,12 @@ const FLUSH_LIMIT: Duration = Duration::from_secs(1);
 /// How long interpreter exit waits for the queued jobs to finish.
 const EXIT_DRAIN_LIMIT: Duration = Duration::from_secs(5);
 
+/// Python code to run on the dispatcher thread (a secret-store call).
+pub type Task = Box<dyn FnOnce(Python<'_>) + Send>;
+
 enum Job {
     Log(Record),
+    Run(Task),
     Call {
         callback: Arc<Py<PyAny>>,
         event: ProxyEvent,
@@ -60,6 +71,13 @@ static DROPPED_LOGS: AtomicUsize = AtomicUsize::new(0);
 static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static DISPATCHER_THREAD: OnceLock<std::thread::ThreadId> = OnceLock::new();
 
+thread_local! {
+    /// The job queue, on the dispatcher thread.
+    static RX: OnceCell<Receiver<Job>> = const { OnceCell::new() };
+    /// Jobs taken off the queue by [`serve_nested`] that wait for the callback to return.
+    static DEFERRED: RefCell<VecDeque<Job>> = const { RefCell::new(VecDeque::new()) };
+}
+
 /// On import: start the dispatcher and make the log bridge the process's tracing subscriber.
 pub fn install(py: Python<'_>) -> PyResult<()> {
     let (tx, rx) = mpsc::channel();
@@ -72,7 +90,7 @@ pub fn install(py: Python<'_>) -> PyResult<()> {
         .name("toolhive-python".to_owned())
         .spawn(move || {
             let _ = DISPATCHER_THREAD.set(std::thread::current().id());
-            run(rx, done_tx)
+            run_loop(rx, done_tx)
         })
         .map_err(|e| {
             pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start a thread: {e}"))
@@ -93,6 +111,37 @@ pub fn sync_level(py: Python<'_>) {
     }
 }
 
+/// True on the dispatcher thread.
+pub fn is_dispatcher_thread() -> bool {
+    DISPATCHER_THREAD.get() == Some(&std::thread::current().id())
+}
+
+/// Queue `task` to run with the GIL on the dispatcher thread; false when it will never run
+/// (interpreter exit). A task dropped unrun (the dispatcher stopped) drops what it captured.
+pub fn run(task: Task) -> bool {
+    SENDER
+        .get()
+        .is_some_and(|tx| tx.send(Job::Run(task)).is_ok())
+}
+
+/// Called by a blocking call waiting on the dispatcher thread: run the secret-store calls and
+/// log records queued meanwhile; keep event callbacks for after the current one.
+pub fn serve_nested(py: Python<'_>) {
+    RX.with(|rx| {
+        let Some(rx) = rx.get() else { return };
+        while let Ok(job) = rx.try_recv() {
+            match job {
+                job @ (Job::Run(_) | Job::Log(_) | Job::Flush(_)) => run_job(py, job),
+                job => DEFERRED.with(|d| d.borrow_mut().push_back(job)),
+            }
+        }
+    });
+}
+
+fn next_deferred() -> Option<Job> {
+    DEFERRED.with(|d| d.borrow_mut().pop_front())
+}
+
 /// Queue a call of `callback(Event)`, skipped if `closed` fires before it runs.
 pub fn call(callback: Arc<Py<PyAny>>, event: ProxyEvent, closed: CancellationToken) {
     if let Some(tx) = SENDER.get() {
@@ -110,7 +159,7 @@ pub fn call(callback: Arc<Py<PyAny>>, event: ProxyEvent, closed: CancellationTok
 pub async fn flush() {
     let Some(tx) = SENDER.get() else { return };
     if PENDING_LOGS.load(Ordering::Acquire) == 0
-        || DISPATCHER_THREAD.get() == Some(&std::thread::current().id())
+        || is_dispatcher_thread()
         || crate::runtime::exiting()
     {
         return;
@@ -152,13 +201,25 @@ fn queue_log(record: &LogRecord<'_>) {
     }
 }
 
-fn run(rx: Receiver<Job>, done: Sender<()>) {
+fn run_loop(rx: Receiver<Job>, done: Sender<()>) {
     let _done = done; // dropped when this thread ends: `shutdown` stops waiting
+    RX.with(|cell| {
+        let _ = cell.set(rx);
+    });
     loop {
-        let first = match rx.recv_timeout(LEVEL_REFRESH) {
-            Ok(Job::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-            Ok(job) => Some(job),
-            Err(RecvTimeoutError::Timeout) => None,
+        let first = match next_deferred() {
+            Some(job) => Ok(Some(job)),
+            None => RX.with(
+                |rx| match rx.get().expect("set above").recv_timeout(LEVEL_REFRESH) {
+                    Ok(job) => Ok(Some(job)),
+                    Err(RecvTimeoutError::Timeout) => Ok(None),
+                    Err(RecvTimeoutError::Disconnected) => Err(()),
+                },
+            ),
+        };
+        let first = match first {
+            Ok(Some(Job::Stop)) | Err(()) => return,
+            Ok(first) => first,
         };
         // `None`: the interpreter is gone or going; nothing more may run.
         let go_on = Python::try_attach(|py| {
@@ -167,10 +228,12 @@ fn run(rx: Receiver<Job>, done: Sender<()>) {
                 run_job(py, job);
             }
             for _ in 0..BATCH {
-                match rx.try_recv() {
-                    Ok(Job::Stop) => return false,
-                    Ok(job) => run_job(py, job),
-                    Err(_) => break,
+                let job = next_deferred()
+                    .or_else(|| RX.with(|rx| rx.get().and_then(|rx| rx.try_recv().ok())));
+                match job {
+                    Some(Job::Stop) => return false,
+                    Some(job) => run_job(py, job),
+                    None => break,
                 }
             }
             report_dropped(py);
@@ -203,6 +266,7 @@ fn run_job(py: Python<'_>, job: Job) {
                 err.write_unraisable(py, Some(callback));
             }
         }
+        Job::Run(task) => task(py),
         Job::Flush(done) => {
             let _ = done.send(());
         }

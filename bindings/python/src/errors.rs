@@ -1,10 +1,16 @@
 //! Core errors to `toolhive.ToolhiveError` subclasses (python/toolhive/_errors.py), chosen by the
-//! core's stable kind name; a kind without a subclass (added to the core later) raises the base
-//! class with the same `.kind`.
+//! core's stable kind name. The kinds come from the core (`ErrorKind::ALL`, exported as
+//! `_native.ERROR_KINDS`): `_errors.py` has a documented class for each kind it knows and makes
+//! one for any kind the core added since, so every kind raises its own subclass.
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
-use toolhive_core::Error;
+use pyo3::types::{PyDict, PyTuple};
+use toolhive_core::{Error, ErrorKind};
+
+/// `_native.ERROR_KINDS`: every core error kind's name, in the core's order.
+pub fn kinds(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
+    PyTuple::new(py, ErrorKind::ALL.iter().map(|kind| kind.as_str()))
+}
 
 /// The Python exception for a core error: `.kind`, `.field`, `.message`; `str()` is the core's
 /// Display (`"port: ..."`).
@@ -16,7 +22,8 @@ pub fn to_pyerr(err: Error) -> PyErr {
     Python::attach(|py| build(py, &err).unwrap_or_else(|failed| failed))
 }
 
-fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
+/// The exception for `err`, built with the GIL held.
+pub fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
     let module = py.import("toolhive._errors")?;
     let kind = err.kind().as_str();
     let class = match module.getattr("ERRORS_BY_KIND")?.get_item(kind) {

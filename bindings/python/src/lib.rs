@@ -2,14 +2,16 @@
 //! `toolhive` package (python/toolhive). A thin translation layer: every behaviour lives in core.
 //!
 //! Threads and the GIL:
-//! - one process-wide tokio runtime and one `ProxyManager` ([`runtime`]), created on import;
+//! - one process-wide tokio runtime, created on import, and one current `ProxyManager`
+//!   ([`runtime`]), made on first use or by `toolhive.configure` ([`manage`]);
 //! - blocking calls release the GIL (`Python::detach`) while they wait on the runtime;
 //! - asyncio calls return asyncio futures (pyo3-async-runtimes) that run on the runtime, so the
 //!   event loop never waits; cancelling the future drops the Rust future;
-//! - Python code (the `logging` bridge, event callbacks) only ever runs on one dispatcher thread
-//!   of ours ([`dispatch`]), never on a runtime worker: runtime threads take the GIL only to
-//!   build the exception of a failed asyncio call (and pyo3-async-runtimes to set results, on
-//!   its blocking threads);
+//! - Python code (the `logging` bridge, event callbacks, a secret store written in Python
+//!   ([`secrets`])) only ever runs on one dispatcher thread of ours ([`dispatch`]), never on a
+//!   runtime worker: runtime threads take the GIL only to build the exception of a failed
+//!   asyncio call (and pyo3-async-runtimes to set results, on its blocking threads); an async
+//!   store method runs on the event loop `configure()` was called from;
 //! - interpreter exit (`_shutdown`, registered with `atexit`) stops the proxies while Python
 //!   still works; after it, no thread of ours attaches to the interpreter again.
 
@@ -17,15 +19,17 @@ mod config;
 mod dispatch;
 mod errors;
 mod events;
+mod manage;
 mod proxy;
 mod runtime;
+mod secrets;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::errors::to_pyerr;
 use crate::proxy::{PyProxy, PyProxyInfo};
-use crate::runtime::{block_on, manager, shielded};
+use crate::runtime::{begin, block_on, manager, shielded};
 
 /// `toolhive.start(url, options=None, /, **options) -> Proxy`: start a proxy and return once its
 /// local URL accepts connections. Releases the GIL while it waits.
@@ -39,7 +43,12 @@ fn start(
 ) -> PyResult<PyProxy> {
     dispatch::sync_level(py);
     let config = config::build(url, options, kwargs)?;
-    let proxy = block_on(py, manager().start(config))?.map_err(to_pyerr)?;
+    let (manager, busy) = begin();
+    let proxy = block_on(py, async move {
+        let _busy = busy;
+        manager.start(config).await
+    })?
+    .map_err(to_pyerr)?;
     Ok(PyProxy::new(proxy))
 }
 
@@ -55,13 +64,16 @@ fn start_async<'py>(
     dispatch::sync_level(py);
     // Bad options fail the awaitable (not the call), like every other failure of the start.
     let config = config::build(url, options, kwargs);
+    let (manager, busy) = begin();
     runtime::future_into_py(py, async move {
-        let proxy = manager().start(config?).await.map_err(to_pyerr)?;
+        let _busy = busy;
+        let proxy = manager.start(config?).await.map_err(to_pyerr)?;
         Ok(PyProxy::new(proxy))
     })
 }
 
-/// Every proxy of this process (running or stopped), sorted by name.
+/// Every proxy of this process (running or stopped), plus with a state directory those saved
+/// or served by other processes, sorted by name.
 #[pyfunction]
 fn list(py: Python<'_>) -> Vec<PyProxyInfo> {
     py.detach(|| manager().list())
@@ -76,33 +88,38 @@ fn get(py: Python<'_>, name: &str) -> Option<PyProxy> {
     py.detach(|| manager().get(name)).map(PyProxy::new)
 }
 
-/// Stop the proxy called `name` (NotFoundError if there is none; stopping twice is fine).
+/// Stop the proxy called `name`, here or in the process serving it; its saved config is kept
+/// (NotFoundError if there is none; stopping twice is fine).
 #[pyfunction]
 fn stop(py: Python<'_>, name: String) -> PyResult<()> {
-    block_on(py, shielded(async move { manager().stop(&name).await }))?.map_err(to_pyerr)
+    let manager = manager();
+    block_on(py, shielded(async move { manager.stop(&name).await }))?.map_err(to_pyerr)
 }
 
 /// `await toolhive.stop_async(name)`.
 #[pyfunction]
 fn stop_async(py: Python<'_>, name: String) -> PyResult<Bound<'_, PyAny>> {
+    let manager = manager();
     runtime::future_into_py(py, async move {
-        shielded(async move { manager().stop(&name).await })
+        shielded(async move { manager.stop(&name).await })
             .await
             .map_err(to_pyerr)
     })
 }
 
-/// Stop every proxy, concurrently.
+/// Stop every proxy of this process, concurrently.
 #[pyfunction]
 fn stop_all(py: Python<'_>) -> PyResult<()> {
-    block_on(py, shielded(async { manager().stop_all().await }))
+    let manager = manager();
+    block_on(py, shielded(async move { manager.stop_all().await }))
 }
 
 /// `await toolhive.stop_all_async()`.
 #[pyfunction]
 fn stop_all_async(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    let manager = manager();
     runtime::future_into_py(py, async move {
-        shielded(async { manager().stop_all().await }).await;
+        shielded(async move { manager.stop_all().await }).await;
         Ok(())
     })
 }
@@ -121,6 +138,7 @@ fn _shutdown(py: Python<'_>) {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("__version__", toolhive_core::VERSION)?;
+    m.add("ERROR_KINDS", errors::kinds(py)?)?;
     m.add_function(wrap_pyfunction!(start, m)?)?;
     m.add_function(wrap_pyfunction!(start_async, m)?)?;
     m.add_function(wrap_pyfunction!(list, m)?)?;
@@ -131,10 +149,32 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stop_all_async, m)?)?;
     m.add_function(wrap_pyfunction!(events::events, m)?)?;
     m.add_function(wrap_pyfunction!(events::subscribe, m)?)?;
+    m.add_function(wrap_pyfunction!(events::on_authorization_required, m)?)?;
+    m.add_function(wrap_pyfunction!(manage::configure, m)?)?;
+    m.add_function(wrap_pyfunction!(manage::default_state_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(manage::secret_store, m)?)?;
+    m.add_function(wrap_pyfunction!(manage::restart, m)?)?;
+    m.add_function(wrap_pyfunction!(manage::restart_async, m)?)?;
+    m.add_function(wrap_pyfunction!(manage::remove, m)?)?;
+    m.add_function(wrap_pyfunction!(manage::remove_async, m)?)?;
+    m.add_function(wrap_pyfunction!(manage::restore, m)?)?;
+    m.add_function(wrap_pyfunction!(manage::restore_async, m)?)?;
+    m.add_function(wrap_pyfunction!(manage::state_errors, m)?)?;
+    m.add_function(wrap_pyfunction!(manage::info, m)?)?;
+    m.add_function(wrap_pyfunction!(manage::logs, m)?)?;
+    m.add_function(wrap_pyfunction!(manage::follow_logs, m)?)?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
     m.add_class::<PyProxy>()?;
     m.add_class::<PyProxyInfo>()?;
     m.add_class::<proxy::PyLogLine>()?;
+    m.add_class::<proxy::PyAuthState>()?;
+    m.add_class::<manage::PyRestoreResult>()?;
+    m.add_class::<manage::PyBadStateFile>()?;
+    m.add_class::<manage::PyLogFollower>()?;
+    m.add_class::<secrets::PyBuiltinStore>()?;
+    m.add_class::<secrets::PyFileStore>()?;
+    m.add_class::<secrets::PyEnvStore>()?;
+    m.add_class::<secrets::PyMemoryStore>()?;
     m.add_class::<events::PyEvent>()?;
     m.add_class::<events::PyEventStream>()?;
     m.add_class::<events::PySubscription>()?;

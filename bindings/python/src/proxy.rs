@@ -1,11 +1,11 @@
-//! `toolhive.Proxy`, `toolhive.ProxyInfo` and `toolhive.LogLine`.
+//! `toolhive.Proxy`, `toolhive.ProxyInfo`, `toolhive.AuthState` and `toolhive.LogLine`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
-use toolhive_core::{LogLine, Proxy, ProxyInfo, ProxyState};
+use toolhive_core::{AuthState, LogLine, Proxy, ProxyInfo, ProxyState};
 
 use crate::runtime::{self, block_on, shielded};
 
@@ -57,6 +57,13 @@ impl PyProxy {
     #[getter]
     fn auth_state(&self) -> Option<&'static str> {
         self.proxy.auth_state().map(|state| state.as_str())
+    }
+
+    /// The authorization state with its details (expiry, next attempt, reason); None when the
+    /// proxy uses static credentials.
+    #[getter]
+    fn auth(&self) -> Option<PyAuthState> {
+        self.proxy.auth_state().map(PyAuthState::from)
     }
 
     /// A snapshot (with `started_at`, and `reason` when failed).
@@ -177,10 +184,30 @@ impl PyProxyInfo {
         }
     }
 
-    /// The authorization state, None with static credentials.
+    /// The authorization state's name, None with static credentials (`auth.state`).
     #[getter]
     fn auth_state(&self) -> Option<&'static str> {
         self.info.auth.as_ref().map(|state| state.as_str())
+    }
+
+    /// The authorization state with its details, None with static credentials.
+    #[getter]
+    fn auth(&self) -> Option<PyAuthState> {
+        self.info.auth.clone().map(PyAuthState::from)
+    }
+
+    /// The process serving it, while it runs (this one, or another using the same state
+    /// directory).
+    #[getter]
+    fn pid(&self) -> Option<u32> {
+        self.info.pid
+    }
+
+    /// Its state file says it runs but its process is gone (a crash): `restore()` starts it
+    /// again.
+    #[getter]
+    fn stale(&self) -> bool {
+        self.info.stale
     }
 
     /// When it started (an aware UTC datetime).
@@ -196,12 +223,92 @@ impl PyProxyInfo {
 
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
-            "ProxyInfo(name={}, local_url={}, transport={}, state={})",
+            "ProxyInfo(name={}, local_url={}, transport={}, state={}{})",
             py_repr(py, &self.info.name),
             py_repr(py, &self.info.local_url),
             py_repr(py, self.transport()),
-            py_repr(py, self.state())
+            py_repr(py, self.state()),
+            if self.info.stale { ", stale=True" } else { "" }
         )
+    }
+}
+
+/// Where a proxy stands with the remote's authorization server (OAuth): `state` is
+/// `"unauthenticated"`, `"authorizing"` (waiting for the user's login), `"authenticated"`,
+/// `"refreshing"`, `"auth_retrying"` (a transient failure; next try at `next_attempt_at`) or
+/// `"needs_login"`; `expires_at` (authenticated) and `reason` where they apply.
+#[pyclass(module = "toolhive", name = "AuthState", frozen, eq)]
+#[derive(PartialEq)]
+pub struct PyAuthState {
+    state: AuthState,
+}
+
+impl From<AuthState> for PyAuthState {
+    fn from(state: AuthState) -> Self {
+        PyAuthState { state }
+    }
+}
+
+#[pymethods]
+impl PyAuthState {
+    #[getter]
+    fn state(&self) -> &'static str {
+        self.state.as_str()
+    }
+
+    /// When the access token expires (`"authenticated"`, if the server said).
+    #[getter]
+    fn expires_at<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match &self.state {
+            AuthState::Authenticated {
+                expires_at: Some(at),
+            } => datetime(py, *at).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// When the proxy tries again (`"auth_retrying"`).
+    #[getter]
+    fn next_attempt_at<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match &self.state {
+            AuthState::AuthRetrying {
+                next_attempt_at, ..
+            } => datetime(py, *next_attempt_at).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// What failed (`"auth_retrying"`, `"needs_login"`).
+    #[getter]
+    fn reason(&self) -> Option<&str> {
+        match &self.state {
+            AuthState::AuthRetrying { reason, .. } | AuthState::NeedsLogin { reason } => {
+                Some(reason)
+            }
+            _ => None,
+        }
+    }
+
+    /// The core's JSON form as a dict (`{"state": "authenticated", "expires_at": "..."}`).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let json = serde_json::to_string(&self.state)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        json_to_py(py, &json)
+    }
+
+    fn __str__(&self) -> &'static str {
+        self.state.as_str()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        match self.reason() {
+            Some(reason) => format!(
+                "AuthState(state={}, reason={})",
+                py_repr(py, self.state()),
+                py_repr(py, reason)
+            ),
+            None => format!("AuthState(state={})", py_repr(py, self.state())),
+        }
     }
 }
 
@@ -250,7 +357,7 @@ impl PyLogLine {
 }
 
 /// `datetime.datetime` (aware, UTC) for a `SystemTime`.
-fn datetime(py: Python<'_>, at: SystemTime) -> PyResult<Bound<'_, PyAny>> {
+pub fn datetime(py: Python<'_>, at: SystemTime) -> PyResult<Bound<'_, PyAny>> {
     let seconds = match at.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_secs_f64(),
         Err(before) => -before.duration().as_secs_f64(),

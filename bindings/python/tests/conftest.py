@@ -65,8 +65,9 @@ def name() -> str:
 def stop_everything_after() -> Iterator[None]:
     yield
     toolhive.stop_all()
-    running = [p for p in toolhive.list() if p.state not in ("stopped", "failed")]
+    running = [p for p in toolhive.list() if p.state not in ("stopped", "failed") and p.pid == os.getpid()]
     assert not running, f"proxies still active after stop_all: {running}"
+    toolhive.configure()  # back to the defaults: everything in memory
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:

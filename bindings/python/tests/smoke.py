@@ -4,6 +4,7 @@ one available, the abi3 floor). No server needed: the remote is a closed local p
 import asyncio
 import logging
 import sys
+import tempfile
 
 import toolhive
 
@@ -36,6 +37,33 @@ def main() -> None:
         assert states == ["starting", "running", "stopping", "stopped"], states
 
     asyncio.run(run())
+
+    class Store:  # a secret store in Python
+        def __init__(self):
+            self.data = {}
+
+        def get(self, key):
+            return self.data.get(key)
+
+        def set(self, key, value):
+            self.data[key] = value
+
+        def delete(self, key):
+            self.data.pop(key, None)
+
+        def list(self):
+            return list(self.data)
+
+    store = Store()
+    with tempfile.TemporaryDirectory() as state_dir:
+        toolhive.configure(state_dir=state_dir, secret_store=store)
+        proxy = toolhive.start(REMOTE, name="smoke-saved", bearer_token={"value": "t0ken"}, stop_grace_ms=100)
+        assert store.data == {"proxy/smoke-saved/bearer_token": "t0ken"}, store.data
+        assert toolhive.restart("smoke-saved").local_url == proxy.url
+        toolhive.remove("smoke-saved")
+        assert store.data == {} and toolhive.list() == [], (store.data, toolhive.list())
+        toolhive.configure()
+    assert toolhive._native.ERROR_KINDS and not toolhive._errors.GENERATED
     toolhive.start(REMOTE, name="left-running")  # stopped at exit
     print(f"smoke ok on Python {sys.version.split()[0]} (toolhive {toolhive.__version__})")
 

@@ -83,3 +83,37 @@ def test_mcp_client_example_streamable_http(everything_http: Any) -> None:
 
 def test_mcp_client_example_sse(everything_sse: Any) -> None:
     check_client_output(run_example("mcp_client.py", everything_sse.url, "--transport", "sse"), "sse")
+
+
+def test_manage_example_restores_its_proxy_on_the_next_run(everything_http: Any, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+
+    def run_once() -> tuple[str, str]:
+        proc = subprocess.Popen(
+            [sys.executable, str(EXAMPLES / "manage.py"), everything_http.url, "--state-dir", str(state)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=child_env(),
+        )
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().strip()
+            assert url.startswith("http://127.0.0.1:"), (url, proc.stderr.read() if proc.poll() is not None else "")
+            assert httpx.get(url.rsplit("/", 1)[0] + "/health", timeout=10).status_code == 200
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 0, err
+        return url, err
+
+    url, err = run_once()
+    assert "restored" not in err and "example running pid=" in err, err
+    again, err = run_once()
+    assert again == url and f"restored example: {url}" in err, err  # same local URL, from restore()
+    proc = run_example("manage.py", everything_http.url, "--state-dir", str(state), "--remove")
+    assert proc.returncode == 0 and "removed example" in proc.stderr, proc.stderr
+    assert not list((state / "proxies").glob("*.json"))

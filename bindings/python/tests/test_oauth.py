@@ -7,89 +7,14 @@ callback), after which requests through the proxy carry the token."""
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 import toolhive
 from conftest import wait_until
-
-TOKEN = "tok-python-binding"
-
-
-class FakeProtectedServer:
-    """An MCP endpoint at /mcp that wants a bearer token, with the OAuth metadata to get one."""
-
-    def __init__(self) -> None:
-        outer = self
-        self.authorized_requests = 0
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _json(self, obj: Any, code: int = 200) -> None:
-                body = json.dumps(obj).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                base = outer.base
-                if self.path.startswith("/.well-known/oauth-protected-resource"):
-                    return self._json({"resource": base + "/mcp", "authorization_servers": [base]})
-                if self.path.startswith("/.well-known/oauth-authorization-server"):
-                    return self._json(
-                        {
-                            "issuer": base,
-                            "authorization_endpoint": base + "/authorize",
-                            "token_endpoint": base + "/token",
-                            "response_types_supported": ["code"],
-                            "code_challenge_methods_supported": ["S256"],
-                        }
-                    )
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.path == "/token":
-                    form = parse_qs(body.decode())
-                    assert form["grant_type"] == ["authorization_code"], form
-                    assert form["code"] == ["the-code"], form
-                    return self._json({"access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600})
-                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                    self.send_response(401)
-                    self.send_header(
-                        "WWW-Authenticate", f'Bearer resource_metadata="{outer.base}/.well-known/oauth-protected-resource"'
-                    )
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                outer.authorized_requests += 1
-                msg = json.loads(body)
-                self._json({"jsonrpc": "2.0", "id": msg.get("id"), "result": {"ok": True}})
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return self.base + "/mcp"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from rigs import HEADERS, PING, TOKEN, FakeProtectedServer, callback_url
 
 
 @pytest.fixture
@@ -99,15 +24,6 @@ def protected() -> Iterator[FakeProtectedServer]:
     srv.close()
 
 
-def callback_url(authorization_url: str) -> str:
-    """Where the authorization server sends the browser after the user agreed."""
-    query = parse_qs(urlsplit(authorization_url).query)
-    assert query["client_id"] == ["py-client"] and query["code_challenge_method"] == ["S256"], query
-    return f"{query['redirect_uri'][0]}?code=the-code&state={query['state'][0]}"
-
-
-PING = {"jsonrpc": "2.0", "id": 7, "method": "ping"}
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 OAUTH = {"client_id": "py-client", "skip_browser": True}
 
 
@@ -130,6 +46,12 @@ def test_authorization_required_to_a_callable_then_login(protected: FakeProtecte
                 what="the auth_state_changed event",
             )
             assert proxy.info().auth_state == "authenticated"
+            auth = proxy.auth
+            assert auth is not None and auth.state == "authenticated" and auth.reason is None
+            assert auth.expires_at is not None and auth.expires_at.tzinfo is not None  # expires_in 3600
+            assert auth == proxy.info().auth and auth.to_dict()["state"] == "authenticated"
+            changed = [e for e in events if e.type == "auth_state_changed"]
+            assert changed[-1].auth is not None and changed[-1].auth.state == "authenticated"
 
             r = httpx.post(proxy.url, json=PING, headers=HEADERS, timeout=10)
             assert r.status_code == 200 and r.json()["result"] == {"ok": True}, r.text

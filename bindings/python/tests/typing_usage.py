@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from typing import Any
+import pathlib
+from collections.abc import Iterable
+from typing import Any, Optional
 
 import toolhive
 
@@ -54,3 +56,87 @@ async def async_usage() -> None:
             print(event.to_state)
     version: str = toolhive.__version__
     print(version)
+
+
+class HostStore:
+    """A secret store over the host's own storage (sync methods)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    def get(self, key: str) -> Optional[str]:
+        return self.data.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self.data[key] = value
+
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+    def list(self) -> Iterable[str]:
+        return list(self.data)
+
+
+class AsyncHostStore:
+    async def get(self, key: str) -> Optional[str]:
+        return None
+
+    async def set(self, key: str, value: str) -> None:
+        pass
+
+    async def delete(self, key: str) -> None:
+        pass
+
+    async def list(self) -> list[str]:
+        return []
+
+
+def managing() -> None:
+    state_dir: pathlib.Path | None = toolhive.default_state_dir()
+    toolhive.configure(state_dir=state_dir, secret_store=HostStore(), open_browser=None)
+    toolhive.configure(state_dir="/tmp/x", secret_store=toolhive.FileSecretStore("/tmp/x/s.json"))
+    toolhive.configure(secret_store=toolhive.MemorySecretStore(), open_browser=False)
+    store: toolhive.SecretStore | toolhive.BuiltinSecretStore = toolhive.secret_store()
+    print(store.get("k"), toolhive.EnvSecretStore.variable("k"), toolhive.EnvSecretStore().kind)
+    for result in toolhive.restore():
+        name: str = result.name
+        proxy: toolhive.Proxy | None = result.proxy
+        error: toolhive.ToolhiveError | None = result.error
+        print(name, proxy, error)
+    for bad in toolhive.state_errors():
+        path: pathlib.Path = bad.path
+        print(path, bad.message)
+    info: toolhive.ProxyInfo = toolhive.restart("example")
+    pid: int | None = info.pid
+    stale: bool = info.stale
+    auth: toolhive.AuthState | None = info.auth
+    if auth is not None:
+        expires: datetime.datetime | None = auth.expires_at
+        print(auth.state, expires, auth.next_attempt_at, auth.reason, auth.to_dict())
+    print(pid, stale, toolhive.info("example").auth_state, toolhive.logs("example"))
+    with toolhive.follow_logs("example") as follower:
+        for line in follower:
+            print(line.level, line.message)
+            break
+    toolhive.remove("example")
+
+    def show_login(event: toolhive.Event) -> None:
+        print(f"{event.proxy}: log in at {event.url}")
+
+    with toolhive.on_authorization_required(show_login, proxy="example"):
+        pass
+    try:
+        toolhive.configure()
+    except toolhive.StateError as err:
+        print(err.kind)
+
+
+async def managing_async() -> None:
+    toolhive.configure(secret_store=AsyncHostStore())
+    results: list[toolhive.RestoreResult] = await toolhive.restore_async()
+    info: toolhive.ProxyInfo = await toolhive.restart_async("example")
+    await toolhive.remove_async("example")
+    async with toolhive.follow_logs("example") as follower:
+        async for line in follower:
+            print(line, results, info)
+
