@@ -32,6 +32,10 @@ enum Command {
         /// Proxy counts to measure at, in increasing order.
         #[arg(long, value_delimiter = ',', default_value = "0,1,100,1000")]
         counts: Vec<usize>,
+        /// Build (and keep) a reqwest client with rustls before the baseline, to see how much
+        /// of the first proxy's cost is the one-time HTTP/TLS client setup.
+        #[arg(long)]
+        prewarm_client: bool,
     },
     /// Time from `ProxyManager::start` to the returned `Proxy`, and stop times.
     Start {
@@ -92,7 +96,10 @@ fn main() {
     now_ns(); // fix the epoch
     rt.block_on(async move {
         match cli.command {
-            Command::Rss { counts } => rss(counts).await,
+            Command::Rss {
+                counts,
+                prewarm_client,
+            } => rss(counts, prewarm_client).await,
             Command::Start {
                 count,
                 first_response,
@@ -153,6 +160,7 @@ fn mib(kib: u64) -> String {
     format!("{:.1}", kib as f64 / 1024.0)
 }
 
+/// The config every bench proxy uses: defaults, plus a distinct name, a free port, stateless.
 fn config(remote: &str, name: String) -> ProxyConfig {
     let mut c = ProxyConfig::new(remote);
     c.name = Some(name);
@@ -165,9 +173,12 @@ fn config(remote: &str, name: String) -> ProxyConfig {
 // (a) RSS with N idle proxies
 // ---------------------------------------------------------------------------------------------
 
-async fn rss(counts: Vec<usize>) {
-    // Nothing listens on the remote: idle proxies never contact it.
-    let remote = "http://127.0.0.1:9/mcp";
+async fn rss(counts: Vec<usize>, prewarm_client: bool) {
+    // A live upstream, so the default start-up probe succeeds (as it would in real use); it
+    // runs before the baseline, so its memory is not counted per proxy.
+    let remote = format!("http://{}/json", upstream::spawn());
+    let remote = remote.as_str();
+    let _client = prewarm_client.then(|| reqwest::Client::builder().build().expect("client"));
     let manager = ProxyManager::new(tokio::runtime::Handle::current());
     // Let the runtime's workers start and settle before the baseline.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -188,7 +199,14 @@ async fn rss(counts: Vec<usize>) {
         eprintln!("rss: {n} idle proxies: {kib} KiB");
         rows.push((n, kib));
     }
-    println!("### Memory: idle proxies in one process (VmRSS)\n");
+    println!(
+        "### Memory: idle proxies in one process (VmRSS{})\n",
+        if prewarm_client {
+            ", reqwest client built before the baseline"
+        } else {
+            ""
+        }
+    );
     println!("| idle proxies | VmRSS (MiB) | above 0 proxies (MiB) | per proxy (KiB) |");
     println!("|---:|---:|---:|---:|");
     for (n, kib) in &rows {
@@ -228,18 +246,26 @@ async fn start(count: usize, first_response: usize) {
         .expect("start");
     let first_start_note =
         "(first start in the process, which builds the shared HTTP client, excluded)";
-    let mut starts = Vec::with_capacity(count);
-    let mut proxies = Vec::with_capacity(count);
-    for i in 0..count {
-        let cfg = config(&remote, format!("p-{i}"));
-        let t0 = Instant::now();
-        let proxy = manager.start(cfg).await.expect("start");
-        starts.push(t0.elapsed());
-        // Check (untimed) that the local URL accepts connections as soon as start returns.
-        tokio::net::TcpStream::connect(proxy.local_addr())
-            .await
-            .expect("proxy accepts connections once start returned");
-        proxies.push(proxy);
+    // With the default config (one `ping` probe to the upstream before serving), then with
+    // `probe_on_start: false` (bind and spawn only).
+    let mut proxies = Vec::with_capacity(2 * count);
+    let mut series = Vec::new();
+    for probe in [true, false] {
+        let mut starts = Vec::with_capacity(count);
+        for i in 0..count {
+            let mut cfg = config(&remote, format!("p-{probe}-{i}"));
+            cfg.probe_on_start = probe;
+            let t0 = Instant::now();
+            let proxy = manager.start(cfg).await.expect("start");
+            starts.push(t0.elapsed());
+            // Check (untimed) that the local URL accepts connections once start returned.
+            tokio::net::TcpStream::connect(proxy.local_addr())
+                .await
+                .expect("proxy accepts connections once start returned");
+            proxies.push(proxy);
+        }
+        starts.sort();
+        series.push((probe, starts));
     }
     let _ = warm;
 
@@ -273,7 +299,7 @@ async fn start(count: usize, first_response: usize) {
     }
 
     // Stop times, one proxy at a time.
-    let mut stops = Vec::with_capacity(count);
+    let mut stops = Vec::with_capacity(proxies.len());
     for proxy in &proxies {
         let t0 = Instant::now();
         manager.stop(proxy.name()).await.expect("stop");
@@ -281,7 +307,6 @@ async fn start(count: usize, first_response: usize) {
     }
     manager.stop_all().await;
 
-    starts.sort();
     firsts.sort();
     stops.sort();
     println!("### Start and stop time {first_start_note}\n");
@@ -299,15 +324,28 @@ async fn start(count: usize, first_response: usize) {
             us(*v.last().unwrap())
         );
     };
-    row(
-        &format!("`start` → `Proxy` (with 0..{count} proxies running)"),
-        &starts,
-    );
+    for (probe, starts) in &series {
+        let (what, running) = if *probe {
+            ("default config: probe the upstream, then serve", 0)
+        } else {
+            ("`probe_on_start: false`", count)
+        };
+        row(
+            &format!(
+                "`start` → `Proxy`, {what} (with {running}..{} proxies running)",
+                running + count
+            ),
+            starts,
+        );
+    }
     row(
         "`start` → first proxied response (new client connection)",
         &firsts,
     );
-    row(&format!("`stop` (from {count} running down to 0)"), &stops);
+    row(
+        &format!("`stop` (from {} running down to 0)", proxies.len()),
+        &stops,
+    );
     println!();
 }
 
@@ -318,40 +356,68 @@ async fn start(count: usize, first_response: usize) {
 async fn sse(events: u64, interval_ms: u64, streams: Vec<usize>) {
     let up = upstream::spawn();
     let direct = format!("http://{up}/sse");
+    // The proxy runs on this (multi-thread) runtime, like in a host; the client runs on its own
+    // current-thread runtime and thread, like a separate MCP client process would, so the
+    // client's work does not queue behind the proxy's tasks (and vice versa).
     let manager = ProxyManager::new(tokio::runtime::Handle::current());
     let proxy = manager
         .start(config(&direct, "sse".into()))
         .await
         .expect("start");
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(1024)
-        .build()
-        .expect("client");
+    let targets = vec![
+        ("direct", direct.clone()),
+        ("toolhive proxy", proxy.url().to_owned()),
+    ];
+    let client_streams = streams.clone();
+    let results = tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("client runtime");
+        rt.block_on(async move {
+            let client = reqwest::Client::builder()
+                .no_proxy()
+                .pool_max_idle_per_host(1024)
+                .build()
+                .expect("client");
+            let mut rows = Vec::new();
+            for &n in &client_streams {
+                for (label, base) in &targets {
+                    // A short warm-up opens connections.
+                    run_streams(&client, base, n.min(8), 3, 1).await;
+                    let mut lat = run_streams(&client, base, n, events, interval_ms).await;
+                    lat.sort_unstable();
+                    eprintln!(
+                        "sse: {label} x{n}: {} events of {}",
+                        lat.len(),
+                        n as u64 * events
+                    );
+                    rows.push((*label, n, lat));
+                }
+            }
+            rows
+        })
+    })
+    .await
+    .expect("client thread");
     println!("### SSE event latency ({events} events per stream, {interval_ms} ms apart)\n");
     println!(
-        "Latency = time the client read the event minus the time the upstream handed it to hyper, same process clock.\n"
+        "Latency = time the client read the event minus the time the in-process upstream handed it to hyper \
+         (one process clock). Upstream, proxy and client each run on their own tokio runtime; \
+         starts of concurrent streams are staggered across one interval.\n"
     );
     println!("| path | concurrent streams | events | p50 (µs) | p90 (µs) | p99 (µs) | max (µs) |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    for &n in &streams {
-        for (label, base) in [("direct", direct.as_str()), ("toolhive proxy", proxy.url())] {
-            // A short warm-up opens connections.
-            run_streams(&client, base, n.min(8), 3, 1).await;
-            let mut lat = run_streams(&client, base, n, events, interval_ms).await;
-            lat.sort_unstable();
-            let expected = n as u64 * events;
-            eprintln!("sse: {label} x{n}: {} events of {expected}", lat.len());
-            let f = |ns: u64| format!("{:.0}", ns as f64 / 1e3);
-            println!(
-                "| {label} | {n} | {} | {} | {} | {} | {} |",
-                lat.len(),
-                f(pct(&lat, 0.5)),
-                f(pct(&lat, 0.9)),
-                f(pct(&lat, 0.99)),
-                f(*lat.last().unwrap())
-            );
-        }
+    for (label, n, lat) in results {
+        let f = |ns: u64| format!("{:.0}", ns as f64 / 1e3);
+        println!(
+            "| {label} | {n} | {} | {} | {} | {} | {} |",
+            lat.len(),
+            f(pct(&lat, 0.5)),
+            f(pct(&lat, 0.9)),
+            f(pct(&lat, 0.99)),
+            f(*lat.last().unwrap())
+        );
     }
     println!();
     manager.stop_all().await;

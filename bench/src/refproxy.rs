@@ -24,7 +24,8 @@ type Body = UnsyncBoxBody<Bytes, BoxError>;
 
 struct Shared {
     client: reqwest::Client,
-    remote: String,
+    /// Parsed once, as toolhive does.
+    remote: reqwest::Url,
 }
 
 /// Serve on `127.0.0.1:port` forwarding every request to `remote`; prints the local URL.
@@ -33,7 +34,8 @@ pub async fn run(remote: String, port: u16) {
         .await
         .expect("bind reference proxy");
     let addr = listener.local_addr().expect("local addr");
-    let path = reqwest::Url::parse(&remote).expect("remote URL").path().to_owned();
+    let remote = reqwest::Url::parse(&remote).expect("remote URL");
+    let path = remote.path().to_owned();
     let shared = Arc::new(Shared {
         client: reqwest::Client::builder()
             .no_proxy()
@@ -76,7 +78,7 @@ async fn forward(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     parts.headers.remove(header::CONTENT_LENGTH);
     let resp = match shared
         .client
-        .request(parts.method, &shared.remote)
+        .request(parts.method, shared.remote.clone())
         .headers(parts.headers)
         .body(body)
         .send()
@@ -100,7 +102,11 @@ async fn forward(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
 }
 
 fn error(status: u16) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::new()).map_err(|n| match n {}).boxed_unsync());
+    let mut resp = Response::new(
+        Full::new(Bytes::new())
+            .map_err(|n| match n {})
+            .boxed_unsync(),
+    );
     *resp.status_mut() = http::StatusCode::from_u16(status).unwrap();
     resp
 }
