@@ -507,7 +507,7 @@ impl Authorizer {
             let pkce = browser::Pkce::new();
             let state = browser::random(24);
             let scopes = self.scopes(flight, &info);
-            let url = self.authorize_url(&client, &pkce, &state, &scopes);
+            let url = self.authorize_url(&client, &pkce, &state, &scopes)?;
             self.log.info(format!(
                 "authorization required; login at {}",
                 crate::redact::url(&url)
@@ -586,9 +586,14 @@ impl Authorizer {
         pkce: &browser::Pkce,
         state: &str,
         scopes: &[String],
-    ) -> Url {
-        let mut url =
-            Url::parse(&client.authorization_endpoint).expect("stored endpoints are URLs");
+    ) -> Result<Url> {
+        // Records come from the secret store, which a user may have edited by hand.
+        let mut url = Url::parse(&client.authorization_endpoint).map_err(|e| {
+            Error::new(
+                ErrorKind::AuthRequired,
+                format!("the stored OAuth client has an unusable authorization endpoint ({e})"),
+            )
+        })?;
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("response_type", "code")
@@ -604,7 +609,7 @@ impl Authorizer {
                 q.append_pair("resource", resource);
             }
         }
-        url
+        Ok(url)
     }
 
     /// Save new tokens first, then use them: a crash in between never loses a login.
