@@ -20,8 +20,10 @@
 #                           over 3 s) before measuring; useful on a shared machine
 #
 # Measures: requests/s and p50/p99 latency (wrk, POST of a small JSON-RPC request) against
-# (1) the upstream directly, (2) nginx as a keep-alive reverse proxy, (3) `toolhive run`;
+# (1) the upstream directly, (2) nginx as a keep-alive reverse proxy, (3) `toolhive run`,
+# (4) `toolhive-bench reference-proxy` (same HTTP stack as toolhive, none of its logic);
 # then the in-process numbers of `toolhive-bench` (idle-proxy RSS, start time, SSE latency).
+# See bench/README.md.
 # A benchmark, not a test: nothing here judges the numbers.
 set -euo pipefail
 
@@ -111,8 +113,8 @@ LOADAVG_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 read -r UP_PORT NGINX_PORT < <("$BENCH_BIN" ports 2)
 
 wait_port() { # port [tries]: wait until something accepts connections on 127.0.0.1:port
-    local i
-    for i in $(seq 1 "${2:-100}"); do
+    local _
+    for _ in $(seq 1 "${2:-100}"); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
         sleep 0.05
     done
@@ -274,6 +276,15 @@ run_wrk() { # target connections duration rawfile -> BENCH_RESULT fields, then w
         "${PIN_LOAD[@]}" "$WRK" -t"$threads" -c"$2" -d"${3}s" --latency -s "$TMP/post.lua" "${URL[$1]}" >"$4" 2>&1
         times >"$4.times"
     )
+    if ! grep -q '^BENCH_RESULT' "$4"; then
+        echo "bench: wrk against $1 ($2 connections) failed:" >&2
+        cat "$4" >&2
+        if [ -n "${PROC[$1]}" ] && ! kill -0 "${PROC[$1]}" 2>/dev/null; then
+            echo "bench: the $1 process is gone; its stderr:" >&2
+            tail -20 "$TMP/$1.stderr" >&2 2>/dev/null || true
+        fi
+        exit 1
+    fi
     echo "$(grep '^BENCH_RESULT' "$4" | tail -1) $(
         # `times`, second line: children's user and system time, e.g. "0m1.230s 0m2.340s".
         sed -n 2p "$4.times" | tr 'ms' '  ' |
@@ -297,6 +308,7 @@ for round in $(seq 1 "$REPEAT"); do
             up_before="$(cpu_ticks "$UP_PID")" busy_before="$(busy_ticks)"
             read -r _ reqs dur rps p50 p99 _mean non2xx sockerr wrk_ticks \
                 < <(run_wrk "$t" "$c" "$DURATION" "$RESULTS/raw/$t-c$c-r$round.txt")
+            [ -n "${wrk_ticks:-}" ] || exit 1
             busy=$(($(busy_ticks) - busy_before)) up=$(($(cpu_ticks "$UP_PID") - up_before)) proc=0
             [ -n "${PROC[$t]}" ] && proc=$(($(cpu_ticks "${PROC[$t]}") - proc_before))
             k="$t,$c"
@@ -327,6 +339,7 @@ REF_RSS="$(rss_kib "$REF_PID")"
 if [ "${BENCH_INSTRUCTIONS:-0}" = 1 ]; then
     if ! command -v valgrind >/dev/null 2>&1; then
         log "installing valgrind"
+        apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
     fi
     read -r VG_NGINX_PORT VG_TOOLHIVE_PORT VG_REF_PORT < <("$BENCH_BIN" ports 3)

@@ -39,10 +39,11 @@ enum Command {
     },
     /// Time from `ProxyManager::start` to the returned `Proxy`, and stop times.
     Start {
-        /// Number of proxies started (all kept running until the end).
+        /// Proxies started per series (default config, then `probe_on_start: false`); all are
+        /// kept running until the stop measurement at the end.
         #[arg(long, default_value_t = 1000)]
         count: usize,
-        /// How many of them also get timed to their first proxied response.
+        /// Extra proxies timed from `start` to their first proxied response (each stopped after).
         #[arg(long, default_value_t = 100)]
         first_response: usize,
     },

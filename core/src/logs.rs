@@ -101,7 +101,8 @@ pub(crate) struct ProxyLog {
     name: String,
     ring: Mutex<VecDeque<LogLine>>,
     file: Mutex<Option<File>>,
-    follow: broadcast::Sender<LogLine>,
+    /// Created by the first follower: an idle proxy should not carry a 256-slot channel.
+    follow: std::sync::OnceLock<broadcast::Sender<LogLine>>,
 }
 
 impl ProxyLog {
@@ -110,7 +111,7 @@ impl ProxyLog {
             name: name.to_owned(),
             ring: Mutex::new(VecDeque::new()),
             file: Mutex::new(None),
-            follow: broadcast::channel(FOLLOW_BUFFER).0,
+            follow: std::sync::OnceLock::new(),
         }
     }
 
@@ -132,7 +133,9 @@ impl ProxyLog {
 
     /// Every line logged from now on.
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<LogLine> {
-        self.follow.subscribe()
+        self.follow
+            .get_or_init(|| broadcast::channel(FOLLOW_BUFFER).0)
+            .subscribe()
     }
 
     pub(crate) fn log(&self, level: LogLevel, message: impl Into<String>) {
@@ -157,7 +160,9 @@ impl ProxyLog {
             // A full disk must not take the proxy down; the ring still has the line.
             let _ = writeln!(file, "{line}");
         }
-        let _ = self.follow.send(line.clone());
+        if let Some(follow) = self.follow.get() {
+            let _ = follow.send(line.clone());
+        }
         let mut ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
         if ring.len() == LOG_RING_CAPACITY {
             ring.pop_front();

@@ -96,18 +96,19 @@ const NOT_FORWARDED_DOWNSTREAM: &[&str] = &[
 ];
 
 fn copy_headers(from: &HeaderMap, skip: &[&str]) -> HeaderMap {
-    // Names listed in `Connection` are hop-by-hop too.
+    // Names listed in `Connection` are hop-by-hop too (rare: only then is a list built).
     let listed: Vec<String> = from
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty() && n != "keep-alive" && n != "close")
         .collect();
     let mut out = HeaderMap::with_capacity(from.len());
     for (name, value) in from {
         let n = name.as_str();
-        if skip.contains(&n) || listed.iter().any(|l| l == n) {
+        if skip.contains(&n) || (!listed.is_empty() && listed.iter().any(|l| l == n)) {
             continue;
         }
         out.append(name.clone(), value.clone());
@@ -187,7 +188,8 @@ impl Upstream {
         response_timeout: Duration,
     ) -> Result<reqwest::Response, ErrorAnswer> {
         self.credentials.apply(&mut req.headers);
-        let shown = redact::url(&req.url);
+        // Kept for error messages, which format it only when a request fails.
+        let url = req.url.clone();
         let mut builder = self
             .client
             .request(req.method, req.url)
@@ -197,11 +199,12 @@ impl Upstream {
         }
         match tokio::time::timeout(response_timeout, builder.send()).await {
             Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(err)) => Err(classify(&err, &shown)),
+            Ok(Err(err)) => Err(classify(&err, &redact::url(&url))),
             Err(_) => Err(ErrorAnswer::upstream(
                 StatusCode::GATEWAY_TIMEOUT,
                 format!(
-                    "the remote MCP server {shown} did not answer within {}s (response_timeout_ms)",
+                    "the remote MCP server {} did not answer within {}s (response_timeout_ms)",
+                    redact::url(&url),
                     response_timeout.as_secs_f32()
                 ),
             )),
