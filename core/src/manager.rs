@@ -17,7 +17,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::events::ProxyEvent;
 use crate::headers::HeaderSource;
 use crate::logs::{LogLine, ProxyLog};
-use crate::proxy::{Credentials, Proxy, ProxyInfo, SpawnParts, Upstream, build_client};
+use crate::proxy::{Credentials, Proxy, ProxyInfo, Redirects, SpawnParts, Upstream, build_client};
 use crate::secrets::{self, MemoryStore, SecretRef, SecretStore};
 use crate::state::ProxyState;
 use crate::state_dir::{
@@ -73,8 +73,9 @@ struct Inner {
     runtime: Handle,
     proxies: Mutex<BTreeMap<String, Proxy>>,
     events: broadcast::Sender<ProxyEvent>,
-    /// Upstream HTTP clients by connect timeout: shared so idle proxies cost little memory.
-    clients: Mutex<HashMap<Duration, reqwest::Client>>,
+    /// Upstream HTTP clients by connect timeout and redirect rule: shared so idle proxies cost
+    /// little memory.
+    clients: Mutex<HashMap<(Duration, Redirects), reqwest::Client>>,
     state: Option<StateDir>,
     secrets: Arc<dyn SecretStore>,
     /// Started with the first proxy when there is a state directory.
@@ -186,8 +187,10 @@ impl ProxyManager {
             return Err(name_in_use(&name, &format!("process {pid}")));
         }
         let credentials = Credentials::resolve(&config, &*self.inner.secrets).await?;
-        let client = self.client_for(config.connect_timeout);
-        let upstream = Upstream::new(client.clone(), credentials);
+        let upstream = Upstream::new(
+            self.client_for(config.connect_timeout, Redirects::SameHost),
+            credentials,
+        );
         let log = match &self.inner.state {
             Some(dir) => ProxyLog::new(&name)
                 .with_file(&dir.log_path(&name))
@@ -201,7 +204,7 @@ impl ProxyManager {
                     proxy: name.clone(),
                     settings: settings.clone(),
                     remote: config.remote.clone(),
-                    http: client,
+                    http: self.client_for(config.connect_timeout, Redirects::SameOrigin),
                     store: self.inner.secrets.clone(),
                     events: self.inner.events.clone(),
                     open_browser: !self.inner.suppress_browser,
@@ -372,11 +375,11 @@ impl ProxyManager {
         }
     }
 
-    fn client_for(&self, connect_timeout: Duration) -> reqwest::Client {
+    fn client_for(&self, connect_timeout: Duration, redirects: Redirects) -> reqwest::Client {
         let mut clients = self.inner.clients.lock().unwrap_or_else(|p| p.into_inner());
         clients
-            .entry(connect_timeout)
-            .or_insert_with(|| build_client(connect_timeout))
+            .entry((connect_timeout, redirects))
+            .or_insert_with(|| build_client(connect_timeout, redirects))
             .clone()
     }
 

@@ -32,7 +32,7 @@ use crate::state_dir::Persist;
 
 pub(crate) use credentials::Credentials;
 pub(crate) use probe::TOKEN_HINT;
-pub(crate) use upstream::{Upstream, UpstreamRequest, build_client};
+pub(crate) use upstream::{Redirects, Upstream, UpstreamRequest, build_client};
 
 use body::ErrorAnswer;
 

@@ -22,20 +22,29 @@ const MAX_REDIRECTS: usize = 5;
 
 /// An HTTP client for upstream requests. One is shared by every proxy with the same
 /// connect timeout, so a thousand proxies hold one TLS configuration, not a thousand.
-pub(crate) fn build_client(connect_timeout: Duration) -> reqwest::Client {
+/// Which redirects a client follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Redirects {
+    /// MCP traffic: the same host (any port), never https -> http.
+    SameHost,
+    /// OAuth and metadata requests: the same origin only (SPEC "Authorization" 10).
+    SameOrigin,
+}
+
+pub(crate) fn build_client(connect_timeout: Duration, redirects: Redirects) -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(90))
-        .redirect(redirect_policy())
+        .redirect(redirect_policy(redirects))
         .build()
         .expect("static reqwest configuration is valid")
 }
 
 /// Same host only (a redirect must not carry our requests, and later our tokens, elsewhere),
 /// never https -> http.
-fn redirect_policy() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
+fn redirect_policy(redirects: Redirects) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
         let Some(prev) = attempt.previous().last() else {
             return attempt.follow();
         };
@@ -48,6 +57,9 @@ fn redirect_policy() -> reqwest::redirect::Policy {
                 "redirect to another host ({}) refused; only same-host redirects are followed",
                 next.host_str().unwrap_or("?")
             );
+            attempt.error(msg)
+        } else if redirects == Redirects::SameOrigin && next.origin() != prev.origin() {
+            let msg = "redirect to another origin refused for an OAuth request".to_owned();
             attempt.error(msg)
         } else if prev.scheme() == "https" && next.scheme() != "https" {
             attempt.error("redirect from https to http refused".to_owned())
