@@ -76,6 +76,20 @@ impl ProxyShared {
         req: UpstreamRequest,
         timeout: std::time::Duration,
     ) -> Result<reqwest::Response, ErrorAnswer> {
+        let result = self.send_authorized(req, timeout).await;
+        if let Err(e) = &result
+            && e.status != http::StatusCode::SERVICE_UNAVAILABLE
+        {
+            self.log.warn(e.message.clone());
+        }
+        result
+    }
+
+    async fn send_authorized(
+        &self,
+        req: UpstreamRequest,
+        timeout: std::time::Duration,
+    ) -> Result<reqwest::Response, ErrorAnswer> {
         let Some(auth) = &self.auth else {
             return self.upstream.send(req, timeout).await;
         };

@@ -35,7 +35,9 @@ pub(crate) fn build_client(connect_timeout: Duration, redirects: Redirects) -> r
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(90))
+        // Below common server keep-alive timeouts (Node's is 5 s): reusing a connection the
+        // server is closing at that moment fails the request (the keep-alive race).
+        .pool_idle_timeout(Duration::from_secs(4))
         .redirect(redirect_policy(redirects))
         .build()
         .expect("static reqwest configuration is valid")
