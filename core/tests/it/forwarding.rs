@@ -1,11 +1,9 @@
 //! Streamable HTTP forwarding: paths, queries, headers, streaming, cancellation.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
 
 use crate::support::*;
 
@@ -114,17 +112,7 @@ async fn get_and_delete_are_forwarded() {
 /// Each event reaches the client while the upstream still holds the stream open.
 #[tokio::test]
 async fn sse_events_arrive_one_by_one() {
-    let (tx_slot, rx_slot) = tokio::sync::oneshot::channel::<mpsc::Sender<Bytes>>();
-    let tx_slot = Arc::new(Mutex::new(Some(tx_slot)));
-    let up = upstream(move |_| {
-        let slot = tx_slot.lock().unwrap().take();
-        async move {
-            let (tx, resp) = sse_stream();
-            slot.unwrap().send(tx).unwrap();
-            resp
-        }
-    })
-    .await;
+    let (up, rx_slot) = streaming_upstream().await;
     let m = manager();
     let p = proxy(&m, &up.url("/mcp"), |_| {}).await;
     let resp = post(
@@ -157,17 +145,7 @@ async fn sse_events_arrive_one_by_one() {
 /// A client that goes away takes the upstream request with it.
 #[tokio::test]
 async fn client_disconnect_cancels_upstream_stream() {
-    let (tx_slot, rx_slot) = tokio::sync::oneshot::channel::<mpsc::Sender<Bytes>>();
-    let tx_slot = Arc::new(Mutex::new(Some(tx_slot)));
-    let up = upstream(move |_| {
-        let slot = tx_slot.lock().unwrap().take();
-        async move {
-            let (tx, resp) = sse_stream();
-            slot.unwrap().send(tx).unwrap();
-            resp
-        }
-    })
-    .await;
+    let (up, rx_slot) = streaming_upstream().await;
     let m = manager();
     let p = proxy(&m, &up.url("/mcp"), |_| {}).await;
     let resp = client()
@@ -273,17 +251,7 @@ async fn same_host_redirects_keep_method_and_body_others_are_refused() {
 /// A client that stops reading stalls the remote instead of growing the proxy's memory.
 #[tokio::test]
 async fn slow_readers_apply_backpressure() {
-    let (tx_slot, rx_slot) = tokio::sync::oneshot::channel::<mpsc::Sender<Bytes>>();
-    let tx_slot = Arc::new(Mutex::new(Some(tx_slot)));
-    let up = upstream(move |_| {
-        let slot = tx_slot.lock().unwrap().take();
-        async move {
-            let (tx, resp) = sse_stream();
-            slot.unwrap().send(tx).unwrap();
-            resp
-        }
-    })
-    .await;
+    let (up, rx_slot) = streaming_upstream().await;
     let m = manager();
     let p = proxy(&m, &up.url("/mcp"), |_| {}).await;
     let resp = client().get(p.url()).send().await.unwrap(); // and never read

@@ -148,6 +148,26 @@ pub fn sse_stream() -> (mpsc::Sender<Bytes>, Response<Body>) {
     (tx, resp)
 }
 
+/// An upstream answering its first request with an open stream; the receiver yields the
+/// sender that feeds that stream.
+pub async fn streaming_upstream() -> (
+    Upstream,
+    tokio::sync::oneshot::Receiver<mpsc::Sender<Bytes>>,
+) {
+    let (tx_slot, rx_slot) = tokio::sync::oneshot::channel::<mpsc::Sender<Bytes>>();
+    let tx_slot = Arc::new(Mutex::new(Some(tx_slot)));
+    let up = upstream(move |_| {
+        let slot = tx_slot.lock().unwrap().take();
+        async move {
+            let (tx, resp) = sse_stream();
+            slot.expect("one streaming request").send(tx).unwrap();
+            resp
+        }
+    })
+    .await;
+    (up, rx_slot)
+}
+
 /// A manager on the test's runtime.
 pub fn manager() -> ProxyManager {
     ProxyManager::new(tokio::runtime::Handle::current())
