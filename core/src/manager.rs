@@ -52,6 +52,11 @@ impl std::fmt::Debug for ManagerOptions {
 }
 
 impl ManagerOptions {
+    /// The file secret store a manager uses by default with `state_dir`.
+    pub fn default_secrets_file(state_dir: &std::path::Path) -> PathBuf {
+        crate::state_dir::secrets_path(state_dir)
+    }
+
     /// The per-user default: `$XDG_STATE_HOME/toolhive-embed` (`~/.local/state/toolhive-embed`).
     pub fn default_state_dir() -> Option<PathBuf> {
         dirs::state_dir()

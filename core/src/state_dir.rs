@@ -139,7 +139,7 @@ impl StateDir {
     }
 
     pub(crate) fn secrets_path(&self) -> PathBuf {
-        self.root.join("secrets.json")
+        secrets_path(&self.root)
     }
 
     pub(crate) fn save(&self, name: &str, saved: &SavedProxy) -> std::io::Result<()> {
@@ -216,6 +216,11 @@ fn parse(text: &str) -> Result<SavedProxy, String> {
     }
     serde_json::from_str(text)
         .map_err(|e| format!("corrupt state file ({e}); it was left as is, fix or remove it"))
+}
+
+/// `<root>/secrets.json`, the default file secret store of a state directory.
+pub(crate) fn secrets_path(root: &Path) -> PathBuf {
+    root.join("secrets.json")
 }
 
 /// True while process `pid` exists.

@@ -109,7 +109,11 @@ pub fn secret_store(py: Python<'_>) -> PyResult<Py<PyAny>> {
     }
     let inner = current.manager.secret_store().clone();
     match &current.state_dir {
-        Some(dir) => PyFileStore::wrap(py, inner, dir.join("secrets.json")),
+        Some(dir) => PyFileStore::wrap(
+            py,
+            inner,
+            toolhive_core::ManagerOptions::default_secrets_file(dir),
+        ),
         None => PyMemoryStore::wrap(py, inner),
     }
 }
